@@ -1,0 +1,140 @@
+/**
+ * The resolved, validated and frozen configuration every module receives.
+ *
+ * The YAML file is validated against `schema.ts`; `load.ts` turns it into this shape:
+ * durations become milliseconds, `listen` is split into host and port, defaults are filled and
+ * `*_file` secrets are read. Nothing below `config/` ever sees the raw file.
+ */
+
+export type ProviderType = 'google' | 'oidc'
+export type SameSite = 'lax' | 'strict' | 'none'
+export type StoreKind = 'redis' | 'memory'
+
+export interface ServerConfig {
+  /** Host part of `listen` (IPv6 without brackets). */
+  readonly host: string
+  readonly port: number
+  /** Origin users reach, without a trailing slash, e.g. `https://apps.example.com`. */
+  readonly publicUrl: string
+  /** Path prefix of the gateway's own endpoints, e.g. `/oauth2` (no trailing slash). */
+  readonly authPrefix: string
+  /** CIDRs whose X-Forwarded-* headers are believed. */
+  readonly trustedProxies: readonly string[]
+  /** Hosts (exact, or `.example.com` for subdomains) that redirects may leave the public origin for. */
+  readonly allowedRedirectHosts: readonly string[]
+  /** Upper bound on draining in-flight requests at shutdown. */
+  readonly shutdownTimeoutMs: number
+  /** Upstream connect + headers timeout. */
+  readonly upstreamTimeoutMs: number
+  readonly tls: { readonly certFile: string, readonly keyFile: string } | null
+}
+
+export interface ProviderConfig {
+  readonly type: ProviderType
+  readonly issuer: string
+  readonly clientId: string
+  readonly clientSecret: string
+  readonly scopes: readonly string[]
+  /** Google only: sent as `hd` and required to match the `hd` claim. */
+  readonly hostedDomain: string | null
+  readonly allowInsecureIssuer: boolean
+  /** `prompt` sent at sign-in; google defaults to `consent`, oidc to none (null). */
+  readonly prompt: string | null
+  /** Claim of the id token / userinfo that holds the user's groups. */
+  readonly groupsClaim: string
+  /** Timeout for each request to the provider. */
+  readonly timeoutMs: number
+}
+
+export interface CookieConfig {
+  readonly name: string
+  /** First one signs, all verify. Each at least 32 bytes. */
+  readonly secrets: readonly string[]
+  readonly secure: boolean
+  readonly sameSite: SameSite
+  /** Cookie Domain attribute, or null for a host-only cookie. */
+  readonly domain: string | null
+}
+
+export interface SessionConfig {
+  readonly store: StoreKind
+  readonly cookie: CookieConfig
+  readonly lifetimeMs: number
+  readonly idleTimeoutMs: number
+  readonly refreshBeforeExpiryMs: number
+  /** How long a started sign-in may take before its pending state expires. */
+  readonly loginTimeoutMs: number
+}
+
+export interface RedisConfig {
+  readonly url: string | null
+  readonly keyPrefix: string
+  readonly sentinel: { readonly name: string, readonly nodes: readonly string[], readonly password: string | null } | null
+  readonly cluster: { readonly nodes: readonly string[] } | null
+  readonly password: string | null
+  readonly connectTimeoutMs: number
+  readonly commandTimeoutMs: number
+}
+
+export interface AccessRule {
+  readonly emails: readonly string[]
+  readonly emailDomains: readonly string[]
+  readonly groups: readonly string[]
+  /** Claim name -> accepted values (any match). */
+  readonly claims: Readonly<Record<string, readonly string[]>>
+}
+
+export interface RouteConfig {
+  /** Path prefix, normalised, always starting with `/`. */
+  readonly path: string
+  /** Upstream origin plus optional base path, no trailing slash, e.g. `http://127.0.0.1:8080`. */
+  readonly upstream: string
+  readonly public: boolean
+  readonly api: boolean
+  /** Narrows access for this route; null = the global rules only. */
+  readonly allow: AccessRule | null
+  /** Allowed methods (upper case); null = all. */
+  readonly methods: readonly string[] | null
+  readonly refreshOnUpstream401: boolean
+}
+
+export interface IdentityConfig {
+  readonly headers: {
+    readonly user: string
+    readonly email: string
+    readonly preferredUsername: string
+    readonly groups: string
+  }
+  readonly passAccessToken: boolean
+  readonly passIdToken: boolean
+  readonly assertion: {
+    readonly enabled: boolean
+    readonly header: string
+    /** PEM file with an EC P-256 private key, or null to generate and share through the store. */
+    readonly keyFile: string | null
+    readonly ttlMs: number
+  }
+}
+
+export interface LoggingConfig {
+  readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  readonly format: 'json' | 'pretty'
+}
+
+export interface MetricsConfig {
+  readonly enabled: boolean
+  /** Separate `host:port` for /metrics, or null to serve it on the main listener. */
+  readonly listen: { readonly host: string, readonly port: number } | null
+}
+
+export interface Config {
+  readonly server: ServerConfig
+  readonly provider: ProviderConfig
+  readonly session: SessionConfig
+  readonly redis: RedisConfig
+  readonly access: AccessRule
+  readonly routes: readonly RouteConfig[]
+  readonly identity: IdentityConfig
+  readonly logging: LoggingConfig
+  readonly metrics: MetricsConfig
+}

@@ -1,0 +1,51 @@
+/**
+ * The session store port: the narrow interface the rest of the gateway uses for every piece of
+ * shared state (sessions, pending sign-ins, refresh locks, signing keys, invalidation events).
+ * Redis and memory implement it; `test/session/store-contract.ts` runs the same tests on both.
+ *
+ * Values are opaque bytes: callers encrypt before they store. Keys are full keys; the
+ * implementation adds nothing (callers build them with `keys.ts` so a session's keys share one
+ * Redis Cluster hash slot). Every method rejects with a GatewayError `PCS_STORE_UNAVAILABLE`
+ * (cause kept) when the backend cannot answer within its command timeout.
+ */
+export interface SessionStore {
+  /** The value, or null when missing or expired. */
+  get (key: string): Promise<Buffer | null>
+  /** Stores the value with a time to live in milliseconds (> 0). */
+  set (key: string, value: Buffer, ttlMs: number): Promise<void>
+  /** Stores only if the key does not exist. Returns true when stored. */
+  setIfAbsent (key: string, value: Buffer, ttlMs: number): Promise<boolean>
+  /** Atomically reads and deletes (single-use values such as pending sign-ins). */
+  take (key: string): Promise<Buffer | null>
+  /** Deletes; missing keys are not an error. */
+  delete (key: string): Promise<void>
+  /** Sets a new time to live. Returns false when the key does not exist. */
+  expire (key: string, ttlMs: number): Promise<boolean>
+  /** Remaining time to live in ms, or -1 when the key does not exist. */
+  ttl (key: string): Promise<number>
+
+  /**
+   * Takes the lock `key` for `leaseMs` when free. Returns a fencing token (strictly increasing per
+   * key across the store's lifetime) or null when someone else holds it.
+   */
+  acquireLock (key: string, leaseMs: number): Promise<number | null>
+  /** Extends the lease when `token` still holds the lock. Returns false when it was lost. */
+  renewLock (key: string, token: number, leaseMs: number): Promise<boolean>
+  /** Releases the lock when `token` still holds it. */
+  releaseLock (key: string, token: number): Promise<void>
+  /**
+   * Writes `value` under `key` only when `token` still holds `lockKey` (the fencing check), in
+   * one atomic step. Returns false (and writes nothing) when the lock was lost meanwhile.
+   */
+  setIfLockHeld (key: string, value: Buffer, ttlMs: number, lockKey: string, token: number): Promise<boolean>
+
+  /** Publishes a message to every subscriber of `channel`, in every process sharing the store. */
+  publish (channel: string, message: string): Promise<void>
+  /** Calls `handler` for each message on `channel`; returns a function that unsubscribes. */
+  subscribe (channel: string, handler: (message: string) => void): Promise<() => Promise<void>>
+
+  /** Resolves when the backend answers; rejects with PCS_STORE_UNAVAILABLE otherwise. */
+  ping (): Promise<void>
+  /** Closes connections; pending commands are rejected. */
+  close (): Promise<void>
+}
