@@ -1,0 +1,52 @@
+/**
+ * Names and attributes of the gateway's own cookies, in one place so that setting and clearing a
+ * cookie always use the same Domain, Path, Secure and SameSite (a clear with other attributes
+ * would leave the original cookie in the browser).
+ */
+
+import type { CookieSerializeOptions } from '@fastify/cookie'
+import type { CookieConfig } from '../config/types.js'
+
+/** Attributes accepted by `reply.setCookie` and `reply.clearCookie`. */
+export type CookieAttributes = Pick<CookieSerializeOptions, 'httpOnly' | 'secure' | 'sameSite' | 'domain' | 'path' | 'maxAge'>
+
+/** The session cookie's name. */
+export function sessionCookieName (config: CookieConfig): string {
+  return config.name
+}
+
+/** The name of the short-lived cookie that binds a started sign-in to the browser. */
+export function loginCookieName (config: CookieConfig): string {
+  return `${config.name}_login`
+}
+
+/** Every cookie the gateway owns; none of them is ever passed to an upstream. */
+export function gatewayCookieNames (config: CookieConfig): readonly string[] {
+  return [sessionCookieName(config), loginCookieName(config)]
+}
+
+/**
+ * The attributes for setting a gateway cookie: always `HttpOnly`, `Secure` and `SameSite` as
+ * configured, `Domain` only when one is configured (host-only otherwise), and `Max-Age` in whole
+ * seconds (rounded down, so the browser never keeps the cookie longer than the server would honour
+ * it) or none for a browser-session cookie when `maxAgeMs` is null.
+ */
+export function cookieOptions (config: CookieConfig, maxAgeMs: number | null, path = '/'): CookieAttributes {
+  const options: CookieAttributes = { ...baseOptions(config), path }
+  if (maxAgeMs !== null) options.maxAge = Math.max(0, Math.floor(maxAgeMs / 1000))
+  return options
+}
+
+/**
+ * The attributes for clearing a gateway cookie: the same Domain, Path, Secure and SameSite it was
+ * set with, so the browser recognises it as the same cookie (`clearCookie` adds the expiry).
+ */
+export function clearCookieOptions (config: CookieConfig, path = '/'): CookieAttributes {
+  return { ...baseOptions(config), path }
+}
+
+function baseOptions (config: CookieConfig): CookieAttributes {
+  const options: CookieAttributes = { httpOnly: true, secure: config.secure, sameSite: config.sameSite }
+  if (config.domain !== null) options.domain = config.domain
+  return options
+}

@@ -1,0 +1,151 @@
+/**
+ * The one place that decides what identity reaches an upstream. Every client-sent copy of a
+ * header the gateway vouches for is removed first, whatever its case or `_`/`-` spelling (many
+ * servers treat `X_Forwarded_User` as `X-Forwarded-User`), then the gateway sets its own values
+ * from the session. The gateway's own cookies are removed from `Cookie` so an upstream never sees
+ * the session ticket.
+ */
+
+import type { IdentityConfig } from '../config/types.js'
+import type { Identity } from '../session/types.js'
+
+export type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>
+export type OutgoingHeaders = Record<string, string | string[]>
+
+export interface IdentityContext {
+  /** The signed-in user, or null (public route, or nobody signed in). */
+  readonly identity: Identity | null
+  /** The current access token; sent only when `pass_access_token` is on. */
+  readonly accessToken?: string | null
+  /** The id token; sent as `Authorization: Bearer` only when `pass_id_token` is on. */
+  readonly idToken?: string | null
+  /** The signed assertion JWT, sent in the configured assertion header. */
+  readonly assertion?: string | null
+}
+
+export interface IdentityHeaders {
+  /** Whether a header name is reserved for the gateway (never passed from the client). */
+  isReserved (name: string): boolean
+  /** A copy of the headers without reserved headers and without the gateway's cookies. */
+  strip (headers: IncomingHeaders): OutgoingHeaders
+  /** {@link IdentityHeaders.strip}, then the identity headers set from the context. */
+  apply (headers: IncomingHeaders, ctx: IdentityContext): OutgoingHeaders
+}
+
+/** Headers other gateways use for identity; reserved even when renamed here, so none is spoofed. */
+const DEFAULT_RESERVED = [
+  'x-forwarded-user',
+  'x-forwarded-email',
+  'x-forwarded-groups',
+  'x-forwarded-preferred-username',
+  'x-forwarded-access-token',
+  'x-portcullis-assertion'
+]
+
+const RESERVED_PREFIX = 'x-auth-request-'
+const ACCESS_TOKEN_HEADER = 'x-forwarded-access-token'
+
+/**
+ * Characters Node refuses in a header value, plus every other control: a value holding one is
+ * dropped rather than cleaned, so nothing can be injected and nothing half-true is sent.
+ */
+// eslint-disable-next-line no-control-regex
+const unsafeValue = /[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/
+
+/** The form names are compared in: lower case, `_` as `-`. */
+function canonicalName (name: string): string {
+  return name.toLowerCase().replaceAll('_', '-')
+}
+
+/**
+ * Creates the identity-header policy for a config. `cookieNames` are the gateway's own cookies
+ * (session and login), removed from the `Cookie` header sent upstream. `Authorization` is
+ * reserved only when `pass_id_token` is on; otherwise the client's own passes through.
+ */
+export function createIdentityHeaders (config: IdentityConfig, options: { cookieNames: readonly string[] }): IdentityHeaders {
+  const names = {
+    user: config.headers.user.toLowerCase(),
+    email: config.headers.email.toLowerCase(),
+    preferredUsername: config.headers.preferredUsername.toLowerCase(),
+    groups: config.headers.groups.toLowerCase(),
+    assertion: config.assertion.header.toLowerCase()
+  }
+  const reserved = new Set([...DEFAULT_RESERVED, ...Object.values(names)].map(canonicalName))
+  if (config.passIdToken) reserved.add('authorization')
+  const cookieNames = new Set(options.cookieNames)
+
+  function isReserved (name: string): boolean {
+    const canonical = canonicalName(name)
+    return reserved.has(canonical) || canonical.startsWith(RESERVED_PREFIX)
+  }
+
+  function strip (headers: IncomingHeaders): OutgoingHeaders {
+    const out: OutgoingHeaders = {}
+    for (const [name, value] of Object.entries(headers)) {
+      if (value === undefined || isReserved(name)) continue
+      if (name.toLowerCase() === 'cookie') {
+        const kept = stripCookies(value, cookieNames)
+        if (kept !== undefined) out[name] = kept
+        continue
+      }
+      out[name] = value
+    }
+    return out
+  }
+
+  function apply (headers: IncomingHeaders, ctx: IdentityContext): OutgoingHeaders {
+    const out = strip(headers)
+    const set = (name: string, value: string | null | undefined): void => {
+      if (value === null || value === undefined || value === '' || unsafeValue.test(value)) return
+      out[name] = value
+    }
+    const identity = ctx.identity
+    if (identity !== null) {
+      set(names.user, identity.sub)
+      set(names.email, identity.email)
+      set(names.preferredUsername, identity.preferredUsername)
+      set(names.groups, joinGroups(identity.groups))
+    }
+    if (config.passAccessToken) set(ACCESS_TOKEN_HEADER, ctx.accessToken)
+    // set() drops the whole value when the token holds a forbidden character.
+    if (config.passIdToken && typeof ctx.idToken === 'string' && ctx.idToken !== '') {
+      set('authorization', 'Bearer ' + ctx.idToken)
+    }
+    set(names.assertion, ctx.assertion)
+    return out
+  }
+
+  return { isReserved, strip, apply }
+}
+
+/**
+ * The groups as one comma-separated value. A group whose name holds a comma is left out: sent as
+ * is, `staff,admins` would read as membership of `admins`.
+ */
+function joinGroups (groups: readonly string[]): string | null {
+  const safe = groups.filter(g => g !== '' && !g.includes(',') && !unsafeValue.test(g))
+  return safe.length === 0 ? null : safe.join(',')
+}
+
+/**
+ * Removes the named cookies from one or more `Cookie` header values. Other cookies are kept
+ * exactly as sent and in order, joined with `; `; the header is dropped when nothing is left.
+ * Names compare exactly (cookie names are case-sensitive), after trimming the whitespace around
+ * them that servers ignore.
+ */
+function stripCookies (value: string | string[], names: ReadonlySet<string>): string | string[] | undefined {
+  const strip1 = (header: string): string | undefined => {
+    const kept = header.split(';')
+      .map(pair => pair.trim())
+      .filter(pair => pair !== '' && !names.has(cookieName(pair)))
+    return kept.length === 0 ? undefined : kept.join('; ')
+  }
+  if (typeof value === 'string') return strip1(value)
+  const kept = value.map(strip1).filter((v): v is string => v !== undefined)
+  return kept.length === 0 ? undefined : kept
+}
+
+function cookieName (pair: string): string {
+  const eq = pair.indexOf('=')
+  return (eq === -1 ? pair : pair.slice(0, eq)).trim()
+}
