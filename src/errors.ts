@@ -13,6 +13,8 @@ const registry = {
   // requests
   PCS_BAD_PATH: { status: 400, message: 'The request path cannot be normalised safely' },
   PCS_BAD_REQUEST: { status: 400, message: 'The request is malformed' },
+  PCS_PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  PCS_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported request body type' },
   PCS_NOT_FOUND: { status: 404, message: 'Not found' },
   PCS_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
   PCS_UNAUTHENTICATED: { status: 401, message: 'Sign-in required' },

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs'
+import { runCheck } from './config/check.js'
+import { serve } from './main.js'
+
+const usage = `Usage: portcullis <command> [--config FILE]
+
+Commands:
+  serve   start the gateway
+  check   validate a config file and print it with secrets redacted (exit 0 valid, 1 invalid)
+
+The config file is taken from --config FILE, or from the PORTCULLIS_CONFIG environment variable.
+`
+
+/** Parses `--config FILE` / `--config=FILE`; returns null when the flag is malformed. */
+export function configArgument (args: readonly string[]): string | undefined | null {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string
+    if (arg === '--config' || arg === '-c') return args[i + 1] ?? null
+    if (arg.startsWith('--config=')) return arg.slice('--config='.length)
+  }
+  return undefined
+}
+
+async function main (argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv
+  if (command === '--version' || command === '-v') {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+    process.stdout.write(`${pkg.version}\n`)
+    return 0
+  }
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(usage)
+    return command === undefined ? 1 : 0
+  }
+  const file = configArgument(rest)
+  if (file === null) {
+    process.stderr.write('portcullis: --config needs a file name\n')
+    return 1
+  }
+  switch (command) {
+    case 'check':
+      return runCheck(file, process.env, (s) => process.stdout.write(s), (s) => process.stderr.write(s))
+    case 'serve': {
+      const path = file ?? process.env.PORTCULLIS_CONFIG
+      if (path === undefined || path === '') {
+        process.stderr.write('portcullis: no config file: pass --config FILE or set PORTCULLIS_CONFIG\n')
+        return 1
+      }
+      return await serve(path)
+    }
+    default:
+      process.stderr.write(`portcullis: unknown command "${command}"\n\n${usage}`)
+      return 1
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  if (code !== 0) process.exitCode = code
+}, (err: unknown) => {
+  process.stderr.write(`portcullis: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exitCode = 1
+})

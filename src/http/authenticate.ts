@@ -1,0 +1,100 @@
+import type { FastifyRequest } from 'fastify'
+import { gatewayError } from '../errors.js'
+import type { Logger } from '../observability/logger.js'
+import type { Refresher } from '../session/refresh.js'
+import type { Sessions } from '../session/sessions.js'
+import type { Ticket, TicketCodec } from '../session/ticket.js'
+import type { SessionRecord } from '../session/types.js'
+
+export type AuthOutcome =
+  | { readonly kind: 'signed_in', readonly ticket: Ticket, readonly record: SessionRecord, readonly refreshed: boolean }
+  /** No usable session. `hadCookie`: a cookie was sent but led nowhere (clear it). */
+  | { readonly kind: 'anonymous', readonly hadCookie: boolean, readonly reason: string }
+  /** The access token expired and the provider gave no refresh token: sign in again (silently if possible). */
+  | { readonly kind: 'reauth', readonly ticket: Ticket }
+
+export interface Authenticator {
+  /**
+   * Finds the request's session and makes sure its access token is fresh. Rejects with a
+   * GatewayError (503) when the store or a needed refresh is unavailable; never lets a request
+   * through on a session it could not check (fail closed).
+   */
+  authenticate (request: FastifyRequest): Promise<AuthOutcome>
+}
+
+export interface AuthenticatorOptions {
+  readonly cookieName: string
+  readonly codec: TicketCodec
+  readonly sessions: Sessions
+  readonly refresher: Refresher
+  readonly idleTimeoutMs: number
+  readonly logger: Logger
+  readonly now?: () => number
+  /** Optional in-process cache in front of the store (see session/cache.ts). */
+  readonly cache?: { get (ticket: Ticket): SessionRecord | undefined, set (ticket: Ticket, record: SessionRecord): void, delete (ticket: Ticket): void }
+}
+
+/** Touch the store's idle timer at most this often per session (a write per request would double the store load). */
+const touchEveryFraction = 50
+
+export function createAuthenticator (options: AuthenticatorOptions): Authenticator {
+  const { codec, sessions, refresher, cookieName, cache } = options
+  const now = options.now ?? Date.now
+  const touchIntervalMs = Math.max(1000, Math.floor(options.idleTimeoutMs / touchEveryFraction))
+  // Last touch per session key; bounded so a flood of sessions cannot grow it without limit.
+  const touched = new Map<string, number>()
+
+  function touch (ticket: Ticket, record: SessionRecord): void {
+    const id = sessions.keys(ticket).session
+    const last = touched.get(id)
+    const t = now()
+    if (last !== undefined && t - last < touchIntervalMs) return
+    touched.delete(id)
+    touched.set(id, t)
+    if (touched.size > 100_000) touched.delete(touched.keys().next().value as string)
+    const ttl = Math.min(options.idleTimeoutMs, record.expiresAt - t)
+    if (ttl > 0) sessions.touch(ticket, ttl).catch(() => { touched.delete(id) })
+  }
+
+  return {
+    async authenticate (request) {
+      const raw = request.cookies[cookieName]
+      if (raw === undefined) return { kind: 'anonymous', hadCookie: false, reason: 'no_cookie' }
+      const ticket = codec.decode(raw)
+      if (ticket === null) return { kind: 'anonymous', hadCookie: true, reason: 'bad_cookie' }
+
+      let record = cache?.get(ticket) ?? null
+      if (record === null) {
+        record = await sessions.load(ticket)
+        if (record === null) return { kind: 'anonymous', hadCookie: true, reason: 'no_session' }
+        cache?.set(ticket, record)
+      }
+      if (record.expiresAt <= now()) {
+        cache?.delete(ticket)
+        await sessions.destroy(ticket)
+        return { kind: 'anonymous', hadCookie: true, reason: 'lifetime_over' }
+      }
+
+      const fresh = await refresher.ensureFresh(ticket, record)
+      switch (fresh.status) {
+        case 'fresh':
+          touch(ticket, fresh.record)
+          return { kind: 'signed_in', ticket, record: fresh.record, refreshed: false }
+        case 'refreshed':
+          cache?.set(ticket, fresh.record)
+          return { kind: 'signed_in', ticket, record: fresh.record, refreshed: true }
+        case 'ended':
+          cache?.delete(ticket)
+          return { kind: 'anonymous', hadCookie: true, reason: `refresh_${fresh.reason}` }
+        case 'no_refresh_token':
+          return { kind: 'reauth', ticket }
+        case 'unavailable':
+          if (fresh.usable) {
+            options.logger.warn({ reason: fresh.reason }, 'refresh unavailable; serving with the still-valid access token')
+            return { kind: 'signed_in', ticket, record: fresh.record, refreshed: false }
+          }
+          throw gatewayError('PCS_REFRESH_UNAVAILABLE', { details: { reason: fresh.reason } })
+      }
+    }
+  }
+}

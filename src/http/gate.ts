@@ -1,0 +1,108 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Config } from '../config/types.js'
+import { isGatewayError } from '../errors.js'
+import type { Logger } from '../observability/logger.js'
+import { decide, type CompiledPolicy } from '../policy/decide.js'
+import { normalisePath } from '../proxy/path.js'
+import type { RouteTable } from '../proxy/routes.js'
+import type { AuthOutcome, Authenticator } from './authenticate.js'
+import { clearCookieOptions } from './cookies.js'
+import { forbiddenPage } from './pages.js'
+import { sendError, sendPage, wantsHtml } from './respond.js'
+
+export interface GateOptions {
+  readonly config: Config
+  readonly routes: RouteTable
+  readonly policy: CompiledPolicy
+  readonly authenticator: Authenticator
+  readonly logger: Logger
+  /** Paths the gateway serves itself outside the auth prefix (`/ping`, `/ready`, `/metrics`). */
+  readonly reservedPaths: ReadonlySet<string>
+  /** Called for a signed-in, allowed request before it is proxied (e.g. to sign an assertion). */
+  readonly onAllowed?: (request: FastifyRequest) => Promise<void> | void
+}
+
+/**
+ * The `onRequest` hook in front of the proxy: normalises the path, picks the route, and lets the
+ * request through only when the route is public or the session is valid, fresh and allowed.
+ * The route is chosen on the same normalised path that is forwarded, so what is checked is what
+ * the upstream serves.
+ */
+export function createGate (options: GateOptions): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  const { config, routes, policy, authenticator } = options
+  const { authPrefix, publicUrl } = config.server
+  const cookie = config.session.cookie
+
+  function signInLocation (request: FastifyRequest, silent: boolean): string {
+    const state = request.portcullis
+    const rd = encodeURIComponent((state.path ?? '/') + state.search)
+    return `${authPrefix}/start?rd=${rd}${silent ? '&silent=1' : ''}`
+  }
+
+  function unauthenticated (request: FastifyRequest, reply: FastifyReply, outcome: AuthOutcome): FastifyReply {
+    if (outcome.kind === 'anonymous' && outcome.hadCookie) reply.clearCookie(cookie.name, clearCookieOptions(cookie))
+    const route = request.portcullis.route
+    const navigation = (request.method === 'GET' || request.method === 'HEAD') && wantsHtml(request) && route?.api !== true
+    if (navigation) {
+      request.portcullis.outcome = 'redirected_to_sign_in'
+      return reply.header('cache-control', 'no-store').redirect(signInLocation(request, outcome.kind === 'reauth'), 302)
+    }
+    request.portcullis.outcome = 'unauthenticated'
+    const signIn = `${publicUrl}${signInLocation(request, false)}`
+    reply.header('www-authenticate', `Portcullis realm="${publicUrl}", sign_in="${signIn}"`)
+    return sendError(request, reply, outcome.kind === 'anonymous' && outcome.reason.startsWith('refresh_') ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED', { json: { sign_in: signIn } })
+  }
+
+  return async function gate (request, reply) {
+    if (request.routeOptions.config.gateway === true) return
+    const state = request.portcullis
+    const normalised = normalisePath(request.raw.url ?? '')
+    if (normalised === null) {
+      state.outcome = 'bad_path'
+      return void sendError(request, reply, 'PCS_BAD_PATH')
+    }
+    state.path = normalised.path
+    state.search = normalised.search
+    // The gateway owns its prefix and reserved paths: a request that only reaches them after
+    // normalisation (`/x/../oauth2/start`) or with another method is not proxied.
+    if (normalised.path === authPrefix || normalised.path.startsWith(`${authPrefix}/`) || options.reservedPaths.has(normalised.path)) {
+      state.outcome = 'not_found'
+      return void sendError(request, reply, 'PCS_NOT_FOUND')
+    }
+    const route = routes.match(normalised.path)
+    state.route = route
+    if (route === null) {
+      state.outcome = 'no_route'
+      return void sendError(request, reply, 'PCS_NOT_FOUND')
+    }
+    if (route.public) {
+      state.outcome = 'public'
+      return
+    }
+
+    let outcome: AuthOutcome
+    try {
+      outcome = await authenticator.authenticate(request)
+    } catch (err) {
+      if (isGatewayError(err)) {
+        state.outcome = err.code === 'PCS_REFRESH_UNAVAILABLE' ? 'refresh_unavailable' : 'store_unavailable'
+        return void sendError(request, reply, err, { retryAfterSeconds: 5 })
+      }
+      throw err
+    }
+    if (outcome.kind !== 'signed_in') return void unauthenticated(request, reply, outcome)
+
+    state.session = { ticket: outcome.ticket, record: outcome.record }
+    const decision = decide(policy, outcome.record.identity, route, request.method)
+    request.log.debug({ decision: decision.reason, allow: decision.allow }, 'access decision')
+    if (!decision.allow) {
+      state.outcome = 'denied'
+      if (wantsHtml(request) && route.api !== true) {
+        return void sendPage(reply.header('x-portcullis-error', 'PCS_FORBIDDEN'), 403, forbiddenPage(outcome.record.identity.email, `${authPrefix}/sign_out`))
+      }
+      return void sendError(request, reply, 'PCS_FORBIDDEN')
+    }
+    state.outcome = outcome.refreshed ? 'refreshed' : 'proxied'
+    if (options.onAllowed !== undefined) await options.onAllowed(request)
+  }
+}

@@ -1,0 +1,154 @@
+import * as client from 'openid-client'
+import type { ProviderConfig } from '../config/types.js'
+import { gatewayError, GatewayError } from '../errors.js'
+import type { Identity, Tokens } from '../session/types.js'
+import { classifyProviderError, type ProviderFailure } from './errors.js'
+import { identityFromClaims } from './identity.js'
+import type { Provider } from './provider.js'
+
+/** What a pending sign-in remembers between /start and /callback. */
+export interface PendingLogin {
+  readonly state: string
+  readonly nonce: string
+  readonly codeVerifier: string
+  /** Where to land afterwards (already validated). */
+  readonly rd: string
+  /** True for a silent (`prompt=none`) attempt; a `login_required` answer falls back to a normal sign-in. */
+  readonly silent: boolean
+}
+
+export interface SignInResult {
+  readonly identity: Identity
+  readonly tokens: Tokens
+}
+
+export type RefreshOutcome =
+  | { readonly ok: true, readonly identity: Identity, readonly tokens: Tokens }
+  | { readonly ok: false, readonly failure: ProviderFailure }
+
+export interface Flows {
+  authorizationUrl (login: PendingLogin): Promise<string>
+  exchangeCode (callbackUrl: URL, login: PendingLogin): Promise<SignInResult>
+  refresh (identity: Identity, tokens: Tokens): Promise<RefreshOutcome>
+  /** Revokes the token at the provider when it offers revocation; never throws. */
+  revoke (token: string, hint: 'refresh_token' | 'access_token'): Promise<boolean>
+}
+
+export interface FlowOptions {
+  readonly config: ProviderConfig
+  readonly provider: Provider
+  readonly callbackUrl: string
+  /** Claim names some access rule uses; copied into the session. */
+  readonly keepClaims: ReadonlySet<string>
+  /** Keep the id token in the session (only needed when it is passed upstream). */
+  readonly keepIdToken: boolean
+  readonly now?: () => number
+}
+
+/**
+ * The OpenID Connect flows against the configured provider. Google and generic OIDC differ only in
+ * how offline access is asked for: Google wants `access_type=offline` (and `prompt=consent` to hand
+ * out a refresh token again), OIDC wants the `offline_access` scope when the provider lists it.
+ */
+export function createFlows (options: FlowOptions): Flows {
+  const { config, provider, keepClaims } = options
+  const now = options.now ?? Date.now
+
+  function tokensFrom (response: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers, previous: Tokens | null): Tokens {
+    const expiresIn = response.expiresIn()
+    return {
+      accessToken: response.access_token,
+      // Google does not rotate refresh tokens and omits them from refresh responses: keep the old one.
+      refreshToken: response.refresh_token ?? previous?.refreshToken ?? null,
+      idToken: options.keepIdToken ? (response.id_token ?? previous?.idToken ?? null) : null,
+      accessTokenExpiresAt: typeof expiresIn === 'number' ? now() + expiresIn * 1000 : null
+    }
+  }
+
+  return {
+    async authorizationUrl (login) {
+      const configuration = await provider.configuration()
+      const scopes = new Set(config.scopes)
+      const params: Record<string, string> = {
+        redirect_uri: options.callbackUrl,
+        response_type: 'code',
+        state: login.state,
+        nonce: login.nonce,
+        code_challenge: await client.calculatePKCECodeChallenge(login.codeVerifier),
+        code_challenge_method: 'S256'
+      }
+      if (config.type === 'google') {
+        params.access_type = 'offline'
+        if (config.hostedDomain !== null) params.hd = config.hostedDomain
+      } else if (provider.supportsOfflineAccessScope()) {
+        scopes.add('offline_access')
+      }
+      if (login.silent) params.prompt = 'none'
+      else if (config.prompt !== null) params.prompt = config.prompt
+      // Some providers (oidc-provider among them) only issue refresh tokens with prompt=consent.
+      else if (scopes.has('offline_access')) params.prompt = 'consent'
+      params.scope = [...scopes].join(' ')
+      return client.buildAuthorizationUrl(configuration, params).href
+    },
+
+    async exchangeCode (callbackUrl, login) {
+      const configuration = await provider.configuration()
+      let response
+      try {
+        response = await client.authorizationCodeGrant(configuration, callbackUrl, {
+          pkceCodeVerifier: login.codeVerifier,
+          expectedState: login.state,
+          expectedNonce: login.nonce,
+          idTokenExpected: true
+        })
+      } catch (err) {
+        const failure = classifyProviderError(err)
+        if (failure.kind === 'transient') throw gatewayError('PCS_PROVIDER_UNAVAILABLE', { cause: err })
+        throw gatewayError('PCS_LOGIN_CODE_INVALID', { cause: err, details: { reason: failure.reason } })
+      }
+      const claims = response.claims()
+      if (claims === undefined) throw gatewayError('PCS_LOGIN_CODE_INVALID', { details: { reason: 'no id token' } })
+      return { identity: identityFromClaims(config, keepClaims, claims), tokens: tokensFrom(response, null) }
+    },
+
+    async refresh (identity, tokens) {
+      if (tokens.refreshToken === null) {
+        return { ok: false, failure: { kind: 'terminal', reason: 'no_refresh_token', cause: null } }
+      }
+      let response
+      try {
+        const configuration = await provider.configuration()
+        response = await client.refreshTokenGrant(configuration, tokens.refreshToken)
+      } catch (err) {
+        if (err instanceof GatewayError) return { ok: false, failure: { kind: 'transient', reason: 'provider_unavailable', cause: err } }
+        return { ok: false, failure: classifyProviderError(err) }
+      }
+      const next = tokensFrom(response, tokens)
+      const claims = response.claims()
+      if (claims === undefined) {
+        // No new id token (allowed by the spec): the identity stays as it was.
+        return { ok: true, identity, tokens: next }
+      }
+      if (claims.sub !== identity.sub) {
+        return { ok: false, failure: { kind: 'terminal', reason: 'subject_changed', cause: null } }
+      }
+      try {
+        return { ok: true, identity: identityFromClaims(config, keepClaims, claims), tokens: next }
+      } catch (err) {
+        // The provider no longer vouches for this account (email unverified, hosted domain changed).
+        return { ok: false, failure: { kind: 'terminal', reason: 'claims_invalid', cause: err } }
+      }
+    },
+
+    async revoke (token, hint) {
+      if (!provider.supportsRevocation()) return false
+      try {
+        const configuration = await provider.configuration()
+        await client.tokenRevocation(configuration, token, { token_type_hint: hint })
+        return true
+      } catch {
+        return false
+      }
+    }
+  }
+}

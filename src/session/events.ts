@@ -1,0 +1,84 @@
+import type { SessionStore } from './store.js'
+
+/** What happened to a session, announced to every gateway process sharing the store. */
+export type SessionEventKind = 'refreshed' | 'ended' | 'released'
+
+export interface SessionEvents {
+  /** Subscribes once; until it resolves, waiters fall back to their timeout. */
+  start (): Promise<void>
+  /** Announces an event about the session whose store key is `id`. Never throws. */
+  publish (kind: SessionEventKind, id: string): Promise<void>
+  /**
+   * Resolves with the next event about `id`, or null after `timeoutMs`. Waiters are woken by the
+   * store's pub/sub, so a process waiting on another's refresh does not poll the store in a loop.
+   */
+  waitFor (id: string, timeoutMs: number): Promise<SessionEventKind | null>
+  /** Calls `listener` for every event (used to invalidate in-process caches). */
+  onEvent (listener: (kind: SessionEventKind, id: string) => void): void
+  stop (): Promise<void>
+}
+
+const kinds = new Set<string>(['refreshed', 'ended', 'released'])
+
+/** The session event bus over the store's publish/subscribe. */
+export function createSessionEvents (store: SessionStore, channel: string): SessionEvents {
+  const waiters = new Map<string, Set<(kind: SessionEventKind | null) => void>>()
+  const listeners: Array<(kind: SessionEventKind, id: string) => void> = []
+  let unsubscribe: (() => Promise<void>) | null = null
+
+  function dispatch (message: string): void {
+    const colon = message.indexOf(':')
+    const kind = message.slice(0, colon)
+    const id = message.slice(colon + 1)
+    if (colon < 0 || !kinds.has(kind)) return
+    for (const listener of listeners) listener(kind as SessionEventKind, id)
+    const set = waiters.get(id)
+    if (set === undefined) return
+    waiters.delete(id)
+    for (const wake of set) wake(kind as SessionEventKind)
+  }
+
+  return {
+    async start () {
+      if (unsubscribe === null) unsubscribe = await store.subscribe(channel, dispatch)
+    },
+    async publish (kind, id) {
+      try {
+        await store.publish(channel, `${kind}:${id}`)
+      } catch {
+        // Waiters re-check on their timeout; a lost announcement only makes them a little later.
+      }
+    },
+    waitFor (id, timeoutMs) {
+      return new Promise((resolve) => {
+        let set = waiters.get(id)
+        if (set === undefined) {
+          set = new Set()
+          waiters.set(id, set)
+        }
+        const wake = (kind: SessionEventKind | null): void => {
+          clearTimeout(timer)
+          resolve(kind)
+        }
+        const timer = setTimeout(() => {
+          const current = waiters.get(id)
+          current?.delete(wake)
+          if (current?.size === 0) waiters.delete(id)
+          resolve(null)
+        }, timeoutMs)
+        timer.unref()
+        set.add(wake)
+      })
+    },
+    onEvent (listener) {
+      listeners.push(listener)
+    },
+    async stop () {
+      const u = unsubscribe
+      unsubscribe = null
+      if (u !== null) await u().catch(() => {})
+      for (const set of waiters.values()) for (const wake of set) wake(null)
+      waiters.clear()
+    }
+  }
+}
