@@ -1,0 +1,160 @@
+/**
+ * The parts of the config that decide who reaches what: the global access rule, the routes with
+ * their upstreams and per-route rules, and the identity headers sent upstream.
+ */
+import { DEFAULTS } from './defaults.js'
+import { durationMs, readableFile } from './fields.js'
+import { parseDuration } from './duration.js'
+import { isHostName, isToken, parseHttpUrl, pathProblem } from './syntax.js'
+import type { Path, Problems } from './problems.js'
+import type { RawAccessRule, RawConfig } from './schema.js'
+import type { AccessRule, IdentityConfig, RouteConfig, ServerConfig } from './types.js'
+
+export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
+
+/**
+ * Headers the gateway or the HTTP layer already owns; an identity header with one of these names
+ * would clobber routing, framing or credentials.
+ */
+const RESERVED_HEADERS = ['host', 'cookie', 'set-cookie', 'authorization', 'connection', 'upgrade', 'content-length',
+  'content-type', 'transfer-encoding', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-access-token']
+
+/** The top-level `access` rule; a config that allows nobody explicitly is refused. */
+export function buildAccess (raw: RawConfig, problems: Problems): AccessRule {
+  const rule = accessRule(raw.access ?? {}, ['access'], problems)
+  if (isEmptyRule(rule)) {
+    problems.add(['access'], 'at least one rule is required (emails, email_domains, groups or claims); ' +
+      'to allow any verified email, write email_domains: ["*"]')
+  }
+  return rule
+}
+
+function accessRule (raw: RawAccessRule, path: Path, problems: Problems): AccessRule {
+  const emails = (raw.emails ?? []).map((email, i) => {
+    if (!/^[^@\s]+@[^@\s]+$/.test(email)) problems.add([...path, 'emails', i], 'must be an email address')
+    return email.toLowerCase()
+  })
+  const emailDomains = (raw.email_domains ?? []).map((domain, i) => {
+    const value = domain.toLowerCase().replace(/^@/, '')
+    if (value !== '*' && !isHostName(value)) problems.add([...path, 'email_domains', i], 'must be a domain such as example.com, or "*" for any verified email')
+    return value
+  })
+  const claims: Record<string, readonly string[]> = {}
+  for (const [claim, values] of Object.entries(raw.claims ?? {})) claims[claim] = [...values]
+  return { emails, emailDomains, groups: [...(raw.groups ?? [])], claims }
+}
+
+function isEmptyRule (rule: AccessRule): boolean {
+  return rule.emails.length === 0 && rule.emailDomains.length === 0 && rule.groups.length === 0 &&
+    Object.values(rule.claims).every(values => values.length === 0)
+}
+
+/** The routes, in file order; paths and upstreams are checked and normalised. */
+export function buildRoutes (raw: RawConfig, server: ServerConfig, problems: Problems): RouteConfig[] {
+  const routes = raw.routes ?? []
+  if (routes.length === 0) problems.add(['routes'], 'at least one route is required')
+  const seen = new Map<string, number>()
+  return routes.map((route, i) => {
+    const path = ['routes', i]
+    const reason = pathProblem(route.path)
+    if (reason !== null) {
+      problems.add([...path, 'path'], reason)
+    } else if (seen.has(route.path)) {
+      problems.add([...path, 'path'], `duplicates routes[${seen.get(route.path) ?? 0}].path`)
+    } else if (route.path === server.authPrefix || route.path.startsWith(`${server.authPrefix}/`)) {
+      problems.add([...path, 'path'], `must not be under server.auth_prefix (${server.authPrefix})`)
+    }
+    if (!seen.has(route.path)) seen.set(route.path, i)
+
+    const isPublic = route.public ?? DEFAULTS.route.public
+    const api = route.api ?? DEFAULTS.route.api
+    if (isPublic && api) problems.add(path, 'public and api cannot both be true')
+    if (isPublic && route.allow !== undefined) problems.add(path, 'a public route cannot have allow rules')
+
+    let allow: AccessRule | null = null
+    if (route.allow !== undefined) {
+      allow = accessRule(route.allow, [...path, 'allow'], problems)
+      if (isEmptyRule(allow)) problems.add([...path, 'allow'], 'must name at least one of emails, email_domains, groups or claims')
+    }
+
+    let methods: string[] | null = null
+    if (route.methods !== undefined) {
+      methods = [...new Set(route.methods.map((method, m) => {
+        const upper = method.toUpperCase()
+        if (!(METHODS as readonly string[]).includes(upper)) problems.add([...path, 'methods', m], `must be one of ${METHODS.join(', ')}`)
+        return upper
+      }))]
+    }
+
+    return {
+      path: route.path,
+      upstream: upstream(route.upstream, [...path, 'upstream'], problems),
+      public: isPublic,
+      api,
+      allow,
+      methods,
+      refreshOnUpstream401: route.refresh_on_upstream_401 ?? DEFAULTS.route.refresh_on_upstream_401
+    }
+  })
+}
+
+function upstream (value: string, path: Path, problems: Problems): string {
+  const url = parseHttpUrl(value)
+  if (url === null) {
+    problems.add(path, 'must be an http(s) URL')
+    return value
+  }
+  if (/[?#]/.test(value) || url.username !== '' || url.password !== '') {
+    problems.add(path, 'must not contain a query, fragment or user info')
+  }
+  return url.origin + url.pathname.replace(/\/+$/, '')
+}
+
+/** The identity headers and the signed assertion sent upstream. */
+export function buildIdentity (raw: RawConfig, problems: Problems, baseDir: string): IdentityConfig {
+  const id = raw.identity ?? {}
+  const D = DEFAULTS.identity
+  const a = id.assertion ?? {}
+  const h = id.headers ?? {}
+  const headers = {
+    user: h.user ?? D.headers.user,
+    email: h.email ?? D.headers.email,
+    preferredUsername: h.preferred_username ?? D.headers.preferred_username,
+    groups: h.groups ?? D.headers.groups
+  }
+  const enabled = a.enabled ?? D.assertion.enabled
+  const header = a.header ?? D.assertion.header
+
+  const named: Array<[Path, string]> = [
+    [['identity', 'headers', 'user'], headers.user],
+    [['identity', 'headers', 'email'], headers.email],
+    [['identity', 'headers', 'preferred_username'], headers.preferredUsername],
+    [['identity', 'headers', 'groups'], headers.groups]
+  ]
+  if (enabled) named.push([['identity', 'assertion', 'header'], header])
+  const taken = new Map<string, Path>()
+  for (const [path, name] of named) {
+    const lower = name.toLowerCase()
+    const earlier = taken.get(lower)
+    if (!isToken(name)) problems.add(path, 'must be an HTTP header name')
+    else if (RESERVED_HEADERS.includes(lower)) problems.add(path, `must not be a header the gateway already uses (${name})`)
+    else if (earlier !== undefined) problems.add(path, `must differ from ${earlier.join('.')}`)
+    else taken.set(lower, path)
+  }
+
+  const ttlPath = ['identity', 'assertion', 'ttl']
+  const ttlMs = durationMs(a.ttl, D.assertion.ttl, ttlPath, problems)
+  if (ttlMs > (parseDuration(DEFAULTS.assertionMaxTtl) as number)) problems.add(ttlPath, `must be at most ${DEFAULTS.assertionMaxTtl}`)
+
+  return {
+    headers,
+    passAccessToken: id.pass_access_token ?? D.pass_access_token,
+    passIdToken: id.pass_id_token ?? D.pass_id_token,
+    assertion: {
+      enabled,
+      header,
+      keyFile: a.key_file === undefined ? null : readableFile(a.key_file, baseDir, ['identity', 'assertion', 'key_file'], problems),
+      ttlMs
+    }
+  }
+}

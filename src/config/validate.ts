@@ -1,0 +1,227 @@
+/**
+ * Turns a schema-valid file into the resolved {@link Config}: fills defaults from `defaults.ts`,
+ * converts durations and addresses, and checks everything the schema cannot express (URL shapes,
+ * cross-key rules). Every problem is collected; nothing here throws.
+ */
+import { DEFAULTS } from './defaults.js'
+import { durationMs, hostPort, readableFile } from './fields.js'
+import { isHostName, isIpOrCidr, isToken, parseHttpUrl, pathProblem } from './syntax.js'
+import { buildAccess, buildIdentity, buildRoutes } from './validate-access.js'
+import type { Problems } from './problems.js'
+import type { RawConfig } from './schema.js'
+import type { Config, MetricsConfig, ProviderConfig, RedisConfig, ServerConfig, SessionConfig } from './types.js'
+
+const PROMPTS = ['none', 'login', 'consent', 'select_account']
+
+/** Builds the resolved config, reporting every semantic problem into `problems`. */
+export function buildConfig (raw: RawConfig, problems: Problems, baseDir: string): Config {
+  // Built in file order, so problems are listed in the order the operator reads the file.
+  const server = buildServer(raw, problems, baseDir)
+  const provider = buildProvider(raw, problems)
+  const session = buildSession(raw, server, problems)
+  return {
+    server,
+    provider,
+    session,
+    redis: buildRedis(raw, session, problems),
+    access: buildAccess(raw, problems),
+    routes: buildRoutes(raw, server, problems),
+    identity: buildIdentity(raw, problems, baseDir),
+    logging: {
+      level: raw.logging?.level ?? DEFAULTS.logging.level,
+      format: raw.logging?.format ?? DEFAULTS.logging.format
+    },
+    metrics: buildMetrics(raw, server, problems)
+  }
+}
+
+function buildServer (raw: RawConfig, problems: Problems, baseDir: string): ServerConfig {
+  const s = raw.server
+  const D = DEFAULTS.server
+  const { host, port } = hostPort(s.listen ?? D.listen, ['server', 'listen'], problems)
+
+  const authPrefix = s.auth_prefix ?? D.auth_prefix
+  const prefixProblem = authPrefix === '/' ? 'must not be "/"' : pathProblem(authPrefix) ?? (authPrefix.endsWith('/') ? 'must not end with "/"' : null)
+  if (prefixProblem !== null) problems.add(['server', 'auth_prefix'], prefixProblem)
+
+  const trustedProxies = s.trusted_proxies ?? D.trusted_proxies
+  trustedProxies.forEach((entry, i) => {
+    if (!isIpOrCidr(entry)) problems.add(['server', 'trusted_proxies', i], 'must be an IP address or CIDR such as 10.0.0.0/8')
+  })
+
+  const allowedRedirectHosts = (s.allowed_redirect_hosts ?? D.allowed_redirect_hosts).map((entry, i) => {
+    const host = entry.toLowerCase()
+    if (!isHostName(host.startsWith('.') ? host.slice(1) : host)) {
+      problems.add(['server', 'allowed_redirect_hosts', i], 'must be a host name, or .example.com for all its subdomains')
+    }
+    return host
+  })
+
+  return {
+    host,
+    port,
+    publicUrl: origin(s.public_url, problems),
+    // A bad prefix is replaced by the default so the route checks do not pile on knock-on errors.
+    authPrefix: prefixProblem === null ? authPrefix : D.auth_prefix,
+    trustedProxies: [...trustedProxies],
+    allowedRedirectHosts,
+    shutdownTimeoutMs: durationMs(s.shutdown_timeout, D.shutdown_timeout, ['server', 'shutdown_timeout'], problems),
+    upstreamTimeoutMs: durationMs(s.upstream_timeout, D.upstream_timeout, ['server', 'upstream_timeout'], problems),
+    tls: s.tls === undefined
+      ? null
+      : {
+          certFile: readableFile(s.tls.cert_file, baseDir, ['server', 'tls', 'cert_file'], problems),
+          keyFile: readableFile(s.tls.key_file, baseDir, ['server', 'tls', 'key_file'], problems)
+        }
+  }
+}
+
+function origin (value: string, problems: Problems): string {
+  const url = parseHttpUrl(value)
+  if (url === null) {
+    problems.add(['server', 'public_url'], 'must be an http(s) URL such as https://apps.example.com')
+    return 'http://invalid'
+  }
+  if (url.pathname !== '/' || /[?#]/.test(value) || url.username !== '' || url.password !== '') {
+    problems.add(['server', 'public_url'], 'must be an origin only (no path, query, fragment or user info), such as https://apps.example.com')
+  }
+  return url.origin
+}
+
+function buildProvider (raw: RawConfig, problems: Problems): ProviderConfig {
+  const p = raw.provider
+  const D = DEFAULTS.provider
+  const google = p.type === 'google'
+  const allowInsecureIssuer = p.allow_insecure_issuer ?? D.allow_insecure_issuer
+
+  const issuer = p.issuer ?? (google ? DEFAULTS.google.issuer : '')
+  if (issuer === '') {
+    problems.add(['provider', 'issuer'], 'is required when provider.type is oidc')
+  } else {
+    const url = parseHttpUrl(issuer)
+    if (url === null) problems.add(['provider', 'issuer'], 'must be an https URL')
+    else if (/[?#]/.test(issuer) || url.username !== '' || url.password !== '') problems.add(['provider', 'issuer'], 'must not contain a query, fragment or user info')
+    else if (url.protocol === 'http:' && !allowInsecureIssuer) problems.add(['provider', 'issuer'], 'must use https (set allow_insecure_issuer: true to allow http for local testing)')
+  }
+
+  if (p.client_secret === undefined) problems.add(['provider', 'client_secret'], 'is required (or client_secret_file)')
+
+  const scopes = p.scopes ?? D.scopes
+  if (!scopes.includes('openid')) problems.add(['provider', 'scopes'], 'must include openid')
+  scopes.forEach((scope, i) => {
+    if (/\s/.test(scope)) problems.add(['provider', 'scopes', i], 'must be a single scope (no spaces)')
+  })
+
+  let hostedDomain: string | null = null
+  if (p.hosted_domain !== undefined) {
+    hostedDomain = p.hosted_domain.toLowerCase()
+    if (!google) problems.add(['provider', 'hosted_domain'], 'only applies when provider.type is google')
+    else if (!isHostName(hostedDomain)) problems.add(['provider', 'hosted_domain'], 'must be a domain name such as example.com')
+  }
+
+  const prompt = p.prompt ?? (google ? DEFAULTS.google.prompt : '')
+  if (prompt.split(' ').some(value => prompt !== '' && !PROMPTS.includes(value))) {
+    problems.add(['provider', 'prompt'], `must be "" or space-separated values from: ${PROMPTS.join(', ')}`)
+  }
+
+  return {
+    type: p.type,
+    issuer,
+    clientId: p.client_id,
+    clientSecret: p.client_secret ?? '',
+    scopes: [...scopes],
+    hostedDomain,
+    allowInsecureIssuer,
+    prompt: prompt === '' ? null : prompt,
+    groupsClaim: p.groups_claim ?? D.groups_claim,
+    timeoutMs: durationMs(p.timeout, D.timeout, ['provider', 'timeout'], problems)
+  }
+}
+
+function buildSession (raw: RawConfig, server: ServerConfig, problems: Problems): SessionConfig {
+  const s = raw.session ?? {}
+  const c = s.cookie ?? {}
+  const D = DEFAULTS.session
+  const secure = c.secure ?? D.cookie.secure
+  const sameSite = c.same_site ?? D.cookie.same_site
+  const name = c.name ?? D.cookie.name
+  const path = ['session', 'cookie']
+
+  let domain: string | null = null
+  if (c.domain !== undefined) {
+    domain = c.domain.toLowerCase().replace(/^\./, '')
+    const host = new URL(server.publicUrl).hostname
+    if (!isHostName(domain)) problems.add([...path, 'domain'], 'must be a domain name such as example.com')
+    else if (host !== domain && !host.endsWith(`.${domain}`)) problems.add([...path, 'domain'], 'must be the host of server.public_url or a parent domain of it')
+  }
+
+  if (!isToken(name)) {
+    problems.add([...path, 'name'], 'must be a cookie name token (letters, digits and !#$%&\'*+-.^_`|~)')
+  } else if (/^__host-/i.test(name) && (!secure || domain !== null)) {
+    problems.add([...path, 'name'], 'must not start with __Host- unless secure is true and domain is not set')
+  } else if (/^__secure-/i.test(name) && !secure) {
+    problems.add([...path, 'name'], 'must not start with __Secure- unless secure is true')
+  }
+
+  const secrets = c.secrets ?? []
+  if (secrets.length === 0) problems.add([...path, 'secrets'], 'at least one secret is required (or secrets_file)')
+  secrets.forEach((secret, i) => {
+    if (Buffer.byteLength(secret, 'utf8') < 32) problems.add([...path, 'secrets', i], 'must be at least 32 bytes')
+  })
+  if (sameSite === 'none' && !secure) problems.add([...path, 'same_site'], 'none requires secure: true')
+
+  const lifetimeMs = durationMs(s.lifetime, D.lifetime, ['session', 'lifetime'], problems)
+  const idleTimeoutMs = durationMs(s.idle_timeout, D.idle_timeout, ['session', 'idle_timeout'], problems)
+  if (idleTimeoutMs > lifetimeMs) problems.add(['session', 'idle_timeout'], 'must not be longer than session.lifetime')
+
+  return {
+    store: s.store ?? D.store,
+    cookie: { name, secrets: [...secrets], secure, sameSite, domain },
+    lifetimeMs,
+    idleTimeoutMs,
+    refreshBeforeExpiryMs: durationMs(s.refresh_before_expiry, D.refresh_before_expiry, ['session', 'refresh_before_expiry'], problems),
+    loginTimeoutMs: durationMs(s.login_timeout, D.login_timeout, ['session', 'login_timeout'], problems)
+  }
+}
+
+function buildRedis (raw: RawConfig, session: SessionConfig, problems: Problems): RedisConfig {
+  const r = raw.redis ?? {}
+  const D = DEFAULTS.redis
+  const targets = [r.url, r.sentinel, r.cluster].filter(t => t !== undefined).length
+  if (targets > 1) problems.add(['redis'], 'set only one of url, sentinel or cluster')
+  else if (targets === 0 && session.store === 'redis') problems.add(['redis'], 'one of url, sentinel or cluster is required when session.store is redis')
+
+  if (r.url !== undefined && !isRedisUrl(r.url)) problems.add(['redis', 'url'], 'must be a redis:// or rediss:// URL')
+  const nodes = (list: readonly string[], path: Array<string | number>): string[] =>
+    list.map((node, i) => { hostPort(node, [...path, i], problems); return node })
+
+  return {
+    url: r.url ?? null,
+    keyPrefix: r.key_prefix ?? D.key_prefix,
+    sentinel: r.sentinel === undefined
+      ? null
+      : { name: r.sentinel.name, nodes: nodes(r.sentinel.nodes, ['redis', 'sentinel', 'nodes']), password: r.sentinel.password ?? null },
+    cluster: r.cluster === undefined ? null : { nodes: nodes(r.cluster.nodes, ['redis', 'cluster', 'nodes']) },
+    password: r.password ?? null,
+    connectTimeoutMs: durationMs(r.connect_timeout, D.connect_timeout, ['redis', 'connect_timeout'], problems),
+    commandTimeoutMs: durationMs(r.command_timeout, D.command_timeout, ['redis', 'command_timeout'], problems)
+  }
+}
+
+function buildMetrics (raw: RawConfig, server: ServerConfig, problems: Problems): MetricsConfig {
+  const m = raw.metrics ?? {}
+  const listen = m.listen === undefined ? null : hostPort(m.listen, ['metrics', 'listen'], problems)
+  if (listen !== null && listen.port !== 0 && listen.port === server.port && listen.host === server.host) {
+    problems.add(['metrics', 'listen'], 'must differ from server.listen')
+  }
+  return { enabled: m.enabled ?? DEFAULTS.metrics.enabled, listen }
+}
+
+function isRedisUrl (value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== ''
+  } catch {
+    return false
+  }
+}
