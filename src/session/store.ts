@@ -11,7 +11,10 @@
 export interface SessionStore {
   /** The value, or null when missing or expired. */
   get (key: string): Promise<Buffer | null>
-  /** Stores the value with a time to live in milliseconds (> 0). */
+  /**
+   * Stores the value with a time to live in milliseconds. Every TTL and lease must be > 0 (see
+   * {@link checkTtl}); anything else rejects with a RangeError, not PCS_STORE_UNAVAILABLE.
+   */
   set (key: string, value: Buffer, ttlMs: number): Promise<void>
   /** Stores only if the key does not exist. Returns true when stored. */
   setIfAbsent (key: string, value: Buffer, ttlMs: number): Promise<boolean>
@@ -26,7 +29,9 @@ export interface SessionStore {
 
   /**
    * Takes the lock `key` for `leaseMs` when free. Returns a fencing token (strictly increasing per
-   * key across the store's lifetime) or null when someone else holds it.
+   * key across the store's lifetime; a positive safe integer, not necessarily consecutive) or null
+   * when someone else holds it. Lock keys carry a Redis Cluster hash tag (`{...}`), as the names
+   * from `sessionKeys` do, so the lock and its fencing counter share a hash slot.
    */
   acquireLock (key: string, leaseMs: number): Promise<number | null>
   /** Extends the lease when `token` still holds the lock. Returns false when it was lost. */
@@ -35,17 +40,32 @@ export interface SessionStore {
   releaseLock (key: string, token: number): Promise<void>
   /**
    * Writes `value` under `key` only when `token` still holds `lockKey` (the fencing check), in
-   * one atomic step. Returns false (and writes nothing) when the lock was lost meanwhile.
+   * one atomic step. Returns false (and writes nothing) when the lock was lost meanwhile. `key`
+   * and `lockKey` must share a Redis Cluster hash slot (as the names from `sessionKeys` do).
    */
   setIfLockHeld (key: string, value: Buffer, ttlMs: number, lockKey: string, token: number): Promise<boolean>
 
   /** Publishes a message to every subscriber of `channel`, in every process sharing the store. */
   publish (channel: string, message: string): Promise<void>
-  /** Calls `handler` for each message on `channel`; returns a function that unsubscribes. */
+  /**
+   * Calls `handler` for each message on `channel`, always asynchronously (never inside
+   * `publish`); resolves once the subscription is active. Returns a function that unsubscribes.
+   * Messages published while the backend is unreachable are lost: subscribers must tolerate that.
+   */
   subscribe (channel: string, handler: (message: string) => void): Promise<() => Promise<void>>
 
   /** Resolves when the backend answers; rejects with PCS_STORE_UNAVAILABLE otherwise. */
   ping (): Promise<void>
-  /** Closes connections; pending commands are rejected. */
+  /** Closes connections; pending commands are rejected, and so is every later call. */
   close (): Promise<void>
+}
+
+/**
+ * Validates a time to live or lease given to a store, rounding it up to whole milliseconds. A
+ * value that is not positive is a caller bug, so it throws a RangeError rather than passing for a
+ * store outage; both implementations use it so they refuse the same inputs.
+ */
+export function checkTtl (ttlMs: number, what = 'ttlMs'): number {
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`${what} must be a positive number of milliseconds, got ${ttlMs}`)
+  return Math.ceil(ttlMs)
 }

@@ -1,0 +1,316 @@
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+import type { RedisConfig } from '../config/types.js'
+import { gatewayError, isGatewayError } from '../errors.js'
+import { checkTtl, type SessionStore } from './store.js'
+
+/*
+ * The Redis implementation of the store port, and the one place ioredis errors enter the gateway.
+ *
+ * Failure behaviour is the point of most of the options below. The gateway must fail closed and
+ * fast when Redis is gone or stalled (a request waiting on a dead store holds a socket and tells
+ * the user nothing), and must come back by itself when Redis does:
+ * - the offline queue is off: a command issued while disconnected is never parked and sent
+ *   minutes later (a late SET would resurrect a session signed out meanwhile). Instead `run`
+ *   waits for the connection to become ready, at most the command timeout, then gives up;
+ * - `commandTimeout` bounds a command sent to a server that stopped answering (SIGSTOP, a full
+ *   network partition) and `connectTimeout` a connection attempt;
+ * - `socketTimeout` drops a connection on which replies are awaited but nothing arrives for twice
+ *   the command timeout. Without it a peer that vanished without a reset (host gone, failover
+ *   behind a silent network) would keep a "ready" connection whose every command times out
+ *   until TCP keepalive gives up, many minutes later; with it the client reconnects, which
+ *   is also how it finds a new primary;
+ * - `maxRetriesPerRequest: 0` and no resend of unfulfilled commands: a command in flight when the
+ *   connection drops is rejected at once rather than replayed (INCR and the lock scripts are
+ *   not idempotent);
+ * - the retry strategy reconnects forever with a capped backoff, so recovery needs no restart.
+ */
+
+export interface StoreLogger {
+  warn (obj: object, msg: string): void
+  info (obj: object, msg: string): void
+}
+
+type Client = Redis | Cluster
+
+/** Commands defined from the Lua scripts below (ioredis caches them with EVALSHA). */
+interface Scripts {
+  pcsAcquire (lock: string, fence: string, leaseMs: number, fenceTtlMs: number): Promise<number | null>
+  pcsRenew (lock: string, token: string, leaseMs: number): Promise<number>
+  pcsRelease (lock: string, token: string): Promise<number>
+  pcsSetIfLockHeld (lock: string, key: string, token: string, value: Buffer, ttlMs: number): Promise<number>
+}
+
+// The lock is free: draw a token greater than both the last one issued for this lock and the
+// server clock in microseconds, store it as the lock's value, and remember it. Seeding from the
+// clock keeps tokens increasing even after the fence key expired, which it does (a fence key that
+// lived forever would leave one key behind per session that ever refreshed).
+const ACQUIRE = `
+if redis.call('exists', KEYS[1]) == 1 then return false end
+local t = redis.call('time')
+local last = tonumber(redis.call('get', KEYS[2]) or '0')
+local token = math.max(last + 1, tonumber(t[1]) * 1000000 + tonumber(t[2]))
+local text = string.format('%.0f', token)
+redis.call('set', KEYS[2], text, 'PX', ARGV[2])
+redis.call('set', KEYS[1], text, 'PX', ARGV[1])
+return token`
+const RENEW = `
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0`
+const RELEASE = `
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0`
+const SET_IF_LOCK_HELD = `
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('set', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1`
+
+/** The fence key outlives its lock by this much so a quick re-acquire continues its sequence. */
+const FENCE_GRACE_MS = 60_000
+
+/** Reconnect delay: doubling from 50 ms, capped at 2 s, with jitter so replicas do not stampede. */
+function backoff (times: number): number {
+  return Math.min(50 * 2 ** Math.min(times - 1, 10), 2000) + Math.floor(Math.random() * 100)
+}
+
+/** Parses `host:port` or `[v6]:port`. */
+function parseNode (node: string): { host: string, port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(node.trim())
+  if (m === null) throw new RangeError(`not a host:port: ${node}`)
+  return { host: m[1]!, port: Number(m[2]) }
+}
+
+function connect (config: RedisConfig): Client {
+  const common = {
+    connectTimeout: config.connectTimeoutMs,
+    commandTimeout: config.commandTimeoutMs,
+    socketTimeout: config.commandTimeoutMs * 2,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    connectionName: 'portcullis',
+    ...(config.password === null ? {} : { password: config.password })
+  } satisfies RedisOptions
+  if (config.cluster !== null) {
+    const options: ClusterOptions = {
+      enableOfflineQueue: false,
+      clusterRetryStrategy: backoff,
+      slotsRefreshTimeout: config.connectTimeoutMs,
+      redisOptions: common
+    }
+    return new Cluster(config.cluster.nodes.map(parseNode), options)
+  }
+  const options: RedisOptions = { ...common, enableOfflineQueue: false, retryStrategy: backoff }
+  if (config.sentinel !== null) {
+    return new Redis({
+      ...options,
+      sentinels: config.sentinel.nodes.map(parseNode),
+      name: config.sentinel.name,
+      sentinelRetryStrategy: backoff,
+      sentinelCommandTimeout: config.commandTimeoutMs,
+      ...(config.sentinel.password === null ? {} : { sentinelPassword: config.sentinel.password })
+    })
+  }
+  if (config.url === null) throw new RangeError('redis: one of url, sentinel or cluster is required')
+  return new Redis(config.url, options)
+}
+
+function defineScripts (client: Client): Client & Scripts {
+  client.defineCommand('pcsAcquire', { numberOfKeys: 2, lua: ACQUIRE })
+  client.defineCommand('pcsRenew', { numberOfKeys: 1, lua: RENEW })
+  client.defineCommand('pcsRelease', { numberOfKeys: 1, lua: RELEASE })
+  client.defineCommand('pcsSetIfLockHeld', { numberOfKeys: 2, lua: SET_IF_LOCK_HELD })
+  return client as Client & Scripts
+}
+
+/**
+ * Creates the Redis {@link SessionStore} for a standalone server (`url`), a Sentinel-managed
+ * primary (`sentinel`) or a Cluster (`cluster`). It connects at once; commands issued before the
+ * connection is ready wait for it up to the command timeout. Every failure of the backend,
+ * whatever ioredis reports, rejects with `PCS_STORE_UNAVAILABLE` carrying the original as
+ * `cause`, within about `commandTimeoutMs`.
+ */
+export function createRedisStore (config: RedisConfig, logger?: StoreLogger): SessionStore {
+  const timeoutMs = config.commandTimeoutMs
+  const client = defineScripts(connect(config))
+  let subscriber: Client | null = null
+  let closed = false
+  const waiters = new Map<Client, Set<(err?: Error) => void>>()
+  const channels = new Map<string, { handlers: Set<{ handler: (message: string) => void }>, ready: Promise<void> }>()
+
+  watch(client, 'commands')
+
+  /**
+   * Tracks a connection: callers waiting for it to be ready, and log lines on transitions only
+   * (down once, back once), not on every failed reconnect attempt. One pair of listeners per
+   * connection, however many callers wait, so an outage under load adds no listeners.
+   */
+  function watch (c: Client, role: string): void {
+    const waiting = new Set<(err?: Error) => void>()
+    waiters.set(c, waiting)
+    const wake = (err?: Error): void => {
+      const all = [...waiting]
+      waiting.clear()
+      for (const w of all) w(err)
+    }
+    c.on('ready', () => wake())
+    c.on('end', () => wake(new Error('the connection is closed')))
+    let down = false
+    c.on('error', (err: Error) => {
+      if (down || closed) return
+      down = true
+      logger?.warn({ store: 'redis', role, err: { message: err.message, code: (err as { code?: string }).code } }, 'session store connection failed')
+    })
+    c.on('ready', () => {
+      if (down) logger?.info({ store: 'redis', role }, 'session store connection restored')
+      down = false
+    })
+  }
+
+  function unavailable (cause: unknown, operation: string): Error {
+    if (isGatewayError(cause) || cause instanceof RangeError) return cause
+    return gatewayError('PCS_STORE_UNAVAILABLE', { cause, details: { operation } })
+  }
+
+  /** Resolves when `c` is ready, rejects after `ms` or when the connection has ended for good. */
+  function whenReady (c: Client, ms: number): Promise<void> {
+    if (c.status === 'ready') return Promise.resolve()
+    if (c.status === 'end' || closed) return Promise.reject(new Error('the connection is closed'))
+    const waiting = waiters.get(c)!
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error): void => {
+        clearTimeout(timer)
+        waiting.delete(done)
+        if (err === undefined) resolve()
+        else reject(err)
+      }
+      const timer = setTimeout(() => done(new Error(`not connected within ${ms} ms (status ${c.status})`)), ms)
+      waiting.add(done)
+    })
+  }
+
+  /**
+   * Runs one command under one deadline covering both the wait for a connection and the reply.
+   * When the deadline passes first the command may still complete later; its result is dropped
+   * (the lock scripts re-check ownership when they run, so a late one does no harm).
+   */
+  async function run<T> (operation: string, fn: (c: Client & Scripts) => Promise<T>, c: Client = client): Promise<T> {
+    if (closed) throw unavailable(new Error('the store is closed'), operation)
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+    })
+    const work = whenReady(c, timeoutMs).then(() => fn(c as Client & Scripts))
+    work.catch(() => {})
+    try {
+      return await Promise.race([work, deadline])
+    } catch (err) {
+      throw unavailable(err, operation)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  function sub (): Client {
+    if (subscriber === null) {
+      // Its own connection: a connection in subscriber mode cannot run other commands. ioredis
+      // subscribes again to every channel after a reconnect.
+      const created: Client = client instanceof Cluster ? client.duplicate() : client.duplicate()
+      subscriber = created
+      watch(created, 'subscriber')
+      created.on('message', (channel: string, message: string) => {
+        const entry = channels.get(channel)
+        if (entry === undefined) return
+        for (const s of [...entry.handlers]) {
+          try { s.handler(message) } catch { /* a failing handler must not stop the others */ }
+        }
+      })
+    }
+    return subscriber
+  }
+
+  return {
+    get: (key) => run('get', (c) => c.getBuffer(key)),
+    set: async (key, value, ttlMs) => {
+      const ttl = checkTtl(ttlMs)
+      await run('set', (c) => c.set(key, value, 'PX', ttl))
+    },
+    setIfAbsent: async (key, value, ttlMs) => {
+      const ttl = checkTtl(ttlMs)
+      return await run('setIfAbsent', (c) => c.set(key, value, 'PX', ttl, 'NX')) === 'OK'
+    },
+    take: (key) => run('take', (c) => c.getdelBuffer(key)),
+    delete: async (key) => { await run('delete', (c) => c.del(key)) },
+    expire: async (key, ttlMs) => {
+      const ttl = checkTtl(ttlMs)
+      return await run('expire', (c) => c.pexpire(key, ttl)) === 1
+    },
+    ttl: async (key) => {
+      const left = await run('ttl', (c) => c.pttl(key))
+      // -2: no such key. -1: a key without expiry, which nothing written through the port is.
+      if (left === -2) return -1
+      return left === -1 ? Number.POSITIVE_INFINITY : left
+    },
+
+    acquireLock: async (key, leaseMs) => {
+      const lease = checkTtl(leaseMs, 'leaseMs')
+      const token = await run('acquireLock', (c) => c.pcsAcquire(key, `${key}:fence`, lease, lease + FENCE_GRACE_MS))
+      return token === null ? null : Number(token)
+    },
+    renewLock: async (key, token, leaseMs) => {
+      const lease = checkTtl(leaseMs, 'leaseMs')
+      return await run('renewLock', (c) => c.pcsRenew(key, String(token), lease)) === 1
+    },
+    releaseLock: async (key, token) => { await run('releaseLock', (c) => c.pcsRelease(key, String(token))) },
+    setIfLockHeld: async (key, value, ttlMs, lockKey, token) => {
+      const ttl = checkTtl(ttlMs)
+      return await run('setIfLockHeld', (c) => c.pcsSetIfLockHeld(lockKey, key, String(token), value, ttl)) === 1
+    },
+
+    publish: async (channel, message) => { await run('publish', (c) => c.publish(channel, message)) },
+    subscribe: async (channel, handler) => {
+      // Checked before sub(), which would otherwise open a connection on a closed store.
+      if (closed) throw unavailable(new Error('the store is closed'), 'subscribe')
+      const s = { handler }
+      let entry = channels.get(channel)
+      if (entry === undefined) {
+        const ready = run('subscribe', (c) => c.subscribe(channel), sub()).then(() => {})
+        const created = { handlers: new Set<typeof s>(), ready }
+        channels.set(channel, created)
+        ready.catch(() => { if (channels.get(channel) === created) channels.delete(channel) })
+        entry = created
+      }
+      entry.handlers.add(s)
+      try {
+        await entry.ready
+      } catch (err) {
+        entry.handlers.delete(s)
+        throw err
+      }
+      const current = entry
+      return async () => {
+        if (!current.handlers.delete(s) || current.handlers.size > 0 || channels.get(channel) !== current || closed) return
+        channels.delete(channel)
+        await run('unsubscribe', (c) => c.unsubscribe(channel), sub())
+      }
+    },
+
+    ping: async () => { await run('ping', (c) => c.ping()) },
+    close: async () => {
+      if (closed) return
+      closed = true
+      channels.clear()
+      const all = subscriber === null ? [client] : [client, subscriber]
+      await Promise.all(all.map(async (c) => {
+        let timer: NodeJS.Timeout | undefined
+        try {
+          // QUIT lets replies already on the way arrive; a stalled server never answers it.
+          await Promise.race([c.quit(), new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs) })])
+        } catch {
+          // Not connected: nothing to say goodbye to.
+        } finally {
+          clearTimeout(timer)
+          c.disconnect()
+        }
+      }))
+    }
+  }
+}

@@ -1,0 +1,112 @@
+import { gatewayError } from '../errors.js'
+import { open, seal } from './crypto.js'
+import { sessionKeys, type SessionKeys } from './keys.js'
+import type { SessionStore } from './store.js'
+import { newTicket, type Ticket } from './ticket.js'
+import type { SessionRecord } from './types.js'
+
+/**
+ * The session repository: session records in, opaque bytes in the store out. Each record is
+ * sealed (AES-256-GCM) with the key from its ticket, which only the user's cookie carries, and
+ * bound by the AAD to its own store key, so a record copied under another session's key does not
+ * open. A dump of the store therefore yields neither tokens nor emails nor session ids.
+ */
+export interface Sessions {
+  /** Stores a new session under a brand-new ticket (never an existing id: no fixation). */
+  create (record: SessionRecord, ttlMs: number): Promise<Ticket>
+  /** The record, or null when missing, undecryptable, malformed or past its absolute lifetime. */
+  load (ticket: Ticket): Promise<SessionRecord | null>
+  /** Overwrites the record. */
+  save (ticket: Ticket, record: SessionRecord, ttlMs: number): Promise<void>
+  /**
+   * Overwrites the record only while `lockToken` still holds the session's lock (see the store's
+   * `setIfLockHeld`). Returns false, having written nothing, when the lock was lost.
+   */
+  saveFenced (ticket: Ticket, record: SessionRecord, ttlMs: number, lockToken: number): Promise<boolean>
+  /** Deletes the session; a missing one is not an error. */
+  destroy (ticket: Ticket): Promise<void>
+  /** Extends the time to live (idle timeout). Returns false when the session no longer exists. */
+  touch (ticket: Ticket, ttlMs: number): Promise<boolean>
+  /** The store keys of the session (record and refresh lock). */
+  keys (ticket: Ticket): SessionKeys
+}
+
+export interface SessionsOptions {
+  readonly store: SessionStore
+  readonly keyPrefix: string
+  /** Clock in epoch ms, for the absolute-lifetime check on load. */
+  readonly now?: () => number
+}
+
+/** How often `create` draws a new id if the first one is taken (2^-128 odds: it never is). */
+const CREATE_ATTEMPTS = 3
+
+/** Creates the {@link Sessions} repository over a store. */
+export function createSessions (options: SessionsOptions): Sessions {
+  const { store, keyPrefix } = options
+  const now = options.now ?? Date.now
+
+  function keys (ticket: Ticket): SessionKeys {
+    return sessionKeys(keyPrefix, ticket.sid)
+  }
+
+  function sealRecord (ticket: Ticket, key: string, record: SessionRecord): Buffer {
+    return seal(ticket.key, key, Buffer.from(JSON.stringify(record), 'utf8'))
+  }
+
+  return {
+    async create (record, ttlMs) {
+      for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
+        const ticket = newTicket()
+        const key = keys(ticket).session
+        // setIfAbsent, not set: even a colliding id must never take over someone's session.
+        if (await store.setIfAbsent(key, sealRecord(ticket, key, record), ttlMs)) return ticket
+      }
+      throw gatewayError('PCS_INTERNAL', { message: 'could not draw an unused session id' })
+    },
+    async load (ticket) {
+      const key = keys(ticket).session
+      const sealed = await store.get(key)
+      if (sealed === null) return null
+      const plain = open(ticket.key, key, sealed)
+      if (plain === null) return null
+      let record: unknown
+      try {
+        record = JSON.parse(plain.toString('utf8'))
+      } catch {
+        return null
+      }
+      if (!isRecord(record) || record.expiresAt <= now()) return null
+      return record
+    },
+    async save (ticket, record, ttlMs) {
+      const key = keys(ticket).session
+      await store.set(key, sealRecord(ticket, key, record), ttlMs)
+    },
+    async saveFenced (ticket, record, ttlMs, lockToken) {
+      const { session, lock } = keys(ticket)
+      return await store.setIfLockHeld(session, sealRecord(ticket, session, record), ttlMs, lock, lockToken)
+    },
+    async destroy (ticket) {
+      await store.delete(keys(ticket).session)
+    },
+    async touch (ticket, ttlMs) {
+      return await store.expire(keys(ticket).session, ttlMs)
+    },
+    keys
+  }
+}
+
+/** A structural check of what was decrypted: a record written by an older format is refused. */
+function isRecord (value: unknown): value is SessionRecord {
+  if (typeof value !== 'object' || value === null) return false
+  const r = value as Record<string, unknown>
+  const identity = r.identity as Record<string, unknown> | null | undefined
+  const tokens = r.tokens as Record<string, unknown> | null | undefined
+  return r.v === 1 &&
+    typeof identity === 'object' && identity !== null &&
+    typeof identity.sub === 'string' && typeof identity.email === 'string' && Array.isArray(identity.groups) &&
+    typeof tokens === 'object' && tokens !== null && typeof tokens.accessToken === 'string' &&
+    Number.isFinite(r.createdAt) && Number.isFinite(r.expiresAt) &&
+    Number.isFinite(r.generation) && Number.isFinite(r.refreshedAt)
+}
