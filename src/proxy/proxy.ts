@@ -1,0 +1,117 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import httpProxy from '@fastify/http-proxy'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Config, RouteConfig } from '../config/types.js'
+import { gatewayError } from '../errors.js'
+import { sendError } from '../http/respond.js'
+import type { createForwarding } from './forwarded.js'
+import type { createIdentityHeaders } from './identity-headers.js'
+
+type Headers = Record<string, string | string[] | undefined>
+
+export interface ProxyOptions {
+  readonly config: Config
+  readonly identityHeaders: ReturnType<typeof createIdentityHeaders>
+  readonly forwarding: ReturnType<typeof createForwarding>
+  /** Called with each upstream failure (metrics). */
+  readonly onUpstreamError?: (route: RouteConfig | null, code: string) => void
+}
+
+/** Origin and base path of a route's upstream, split once. */
+function splitUpstream (upstream: string): { origin: string, basePath: string } {
+  const url = new URL(upstream)
+  return { origin: url.origin, basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '') }
+}
+
+/**
+ * The reverse proxy: one @fastify/http-proxy registration at the root whose upstream is chosen per
+ * request from the route the gate matched, and whose path is the gate's normalised path (so the
+ * path that was authorised is the path the upstream sees). Bodies are streamed, never buffered;
+ * WebSocket upgrades pass through the same gate before they are proxied.
+ */
+export async function registerProxy (app: FastifyInstance, options: ProxyOptions): Promise<void> {
+  const { config, identityHeaders, forwarding } = options
+  const upstreams = new Map<RouteConfig, { origin: string, basePath: string }>()
+  for (const route of config.routes) upstreams.set(route, splitUpstream(route.upstream))
+
+  function target (request: FastifyRequest): { origin: string, basePath: string } {
+    const route = request.portcullis.route
+    const upstream = route === null ? undefined : upstreams.get(route)
+    if (upstream === undefined) throw gatewayError('PCS_NOT_FOUND')
+    return upstream
+  }
+
+  /** The one place that builds what the upstream receives: client identity copies out, ours in. */
+  function upstreamHeaders (request: FastifyRequest, incoming: Headers): Headers {
+    const session = request.portcullis.session
+    const headers = identityHeaders.apply(incoming, {
+      identity: session?.record.identity ?? null,
+      accessToken: session?.record.tokens.accessToken ?? null,
+      idToken: session?.record.tokens.idToken ?? null,
+      assertion: request.portcullis.assertion
+    }) as Headers
+    const fwd = forwarding.resolve(request.socket.remoteAddress ?? '', request.headers as IncomingHttpHeaders, config.server.tls !== null)
+    delete headers.forwarded
+    headers['x-forwarded-for'] = fwd.xff
+    headers['x-forwarded-proto'] = fwd.proto
+    if (fwd.host !== undefined) headers['x-forwarded-host'] = fwd.host
+    else delete headers['x-forwarded-host']
+    headers['x-request-id'] = request.id
+    return headers
+  }
+
+  function onError (reply: FastifyReply, { error }: { error: Error & { code?: string, statusCode?: number } }): void {
+    const request = reply.request
+    const timeout = error.statusCode === 504 || error.code === 'FST_REPLY_FROM_GATEWAY_TIMEOUT'
+    options.onUpstreamError?.(request.portcullis.route, error.code ?? 'unknown')
+    request.portcullis.proxied = false
+    request.portcullis.outcome = timeout ? 'upstream_timeout' : 'upstream_unavailable'
+    request.log.warn({ code: error.code, upstream: request.portcullis.route?.upstream }, 'upstream request failed')
+    sendError(request, reply, timeout ? 'PCS_UPSTREAM_TIMEOUT' : 'PCS_UPSTREAM_UNAVAILABLE')
+  }
+
+  await app.register(async (scope) => {
+    // The WebSocket proxy takes its destination from the request URL: make it the normalised
+    // path (with the upstream's base path) before the proxy's handler runs, after the gate.
+    scope.addHook('onRequest', async (request) => {
+      const state = request.portcullis
+      if (state.route === null || state.path === null) return
+      request.raw.url = target(request).basePath + state.path + state.search
+    })
+    await scope.register(httpProxy, {
+    upstream: '',
+    prefix: '/',
+    websocket: true,
+    disableRequestLogging: true,
+    undici: {
+      connections: 128,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      connectTimeout: Math.min(config.server.upstreamTimeoutMs, 10_000),
+      headersTimeout: config.server.upstreamTimeoutMs,
+      bodyTimeout: 0
+    },
+    replyOptions: {
+      getUpstream: (request: FastifyRequest) => target(request).origin,
+      rewriteRequestHeaders: (request: FastifyRequest, headers: Headers) => upstreamHeaders(request, headers),
+      onError,
+      // Never replay a request on our own: the upstream decides what is safe to retry.
+      retryDelay: () => null
+    },
+    wsClientOptions: {
+      rewriteRequestHeaders: (headers: Headers, request: FastifyRequest) => {
+        const out = upstreamHeaders(request, { ...request.headers })
+        for (const name of ['host', 'connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']) delete out[name]
+        return { ...headers, ...out }
+      }
+    },
+    handler: (request: FastifyRequest, reply: FastifyReply, _dest: string, replyOptions: object) => {
+      const { basePath } = target(request)
+      request.portcullis.proxied = true
+      return reply.from(basePath + (request.portcullis.path ?? '/') + request.portcullis.search, replyOptions as never)
+    }
+    } as never)
+  })
+
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, 'PCS_NOT_FOUND'))
+}
