@@ -1,0 +1,74 @@
+/*
+ * DEMO ONLY: `npm run demo`. Starts, in this one process, a development OpenID provider that
+ * behaves like Google, a small app that shows the identity headers it receives, and the gateway
+ * in front of it with the in-memory session store. Nothing here is used by `portcullis serve`.
+ */
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { buildGateway } from '../src/app.js'
+import { ConfigError, loadConfigFile } from '../src/config/load.js'
+import { printConfigError } from '../src/main.js'
+import { DEMO_ACCOUNTS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from './accounts.js'
+import { startDevProvider } from './provider.js'
+import { startDemoApp } from './upstream.js'
+
+const port = Number(process.env.DEMO_PORT ?? 4180)
+const providerPort = Number(process.env.DEMO_PROVIDER_PORT ?? port + 11)
+const appPort = Number(process.env.DEMO_APP_PORT ?? port + 12)
+const publicUrl = `http://127.0.0.1:${port}`
+const configFile = fileURLToPath(new URL('../../config/demo.yaml', import.meta.url))
+
+async function main (): Promise<void> {
+  const provider = await startDevProvider({
+    port: providerPort,
+    clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${publicUrl}/oauth2/callback`] }],
+    accessTokenTtlSeconds: 120
+  })
+  const app = await startDemoApp({ host: '127.0.0.1', port: appPort })
+  const env = {
+    ...process.env,
+    DEMO_PORT: String(port),
+    DEMO_ISSUER: provider.issuer,
+    DEMO_CLIENT_SECRET,
+    DEMO_COOKIE_SECRET: randomBytes(32).toString('base64url'),
+    DEMO_UPSTREAM: app.url.replace(/\/$/, '')
+  }
+  let config
+  try {
+    config = loadConfigFile(configFile, env)
+  } catch (err) {
+    if (err instanceof ConfigError) printConfigError(err, configFile, (s) => process.stderr.write(s))
+    throw err
+  }
+  const gateway = await buildGateway(config)
+  await gateway.listen()
+
+  const accounts = DEMO_ACCOUNTS.map((a) => `    ${a.email.padEnd(22)} groups: ${a.groups.length === 0 ? '(none)' : a.groups.join(', ')}`).join('\n')
+  process.stdout.write(`
+  ==============================================================
+   Portcullis DEMO (development provider, in-memory sessions)
+  ==============================================================
+   Open:            ${publicUrl}/
+   Admin-only page: ${publicUrl}/admin/   (group admins)
+   Public page:     ${publicUrl}/public/  (no sign-in)
+   API route:       ${publicUrl}/api/whoami  (401 JSON when signed out)
+
+   Sign in with any of these accounts (no password, pick one):
+${accounts}
+   alice and bob are allowed (example.com); mallory is refused with 403.
+   Access tokens last 2 minutes here, so you can watch refreshes in the log.
+
+   Press Ctrl+C to stop.
+`)
+
+  const stop = (): void => {
+    void Promise.allSettled([gateway.close(), app.close(), provider.close()]).then(() => process.exit(0))
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`demo failed to start: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(1)
+})
