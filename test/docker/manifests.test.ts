@@ -1,0 +1,185 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { parse, parseAllDocuments } from 'yaml'
+import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../demo/accounts.js'
+import { parseDockerfile } from '../../scripts/dockerfile.mjs'
+import { ConfigError, parseConfig } from '../../src/config/load.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const DOCKER = join(ROOT, 'docker')
+const KUBE = join(DOCKER, 'kubernetes')
+const read = (path: string): string => readFileSync(path, 'utf8')
+// Compose files share the gateway settings through a `<<` merge key, which compose resolves.
+const yaml = (path: string): any => parse(read(path), { merge: true })
+
+const compose = yaml(join(DOCKER, 'compose.yaml'))
+const composeDev = yaml(join(DOCKER, 'compose.dev.yaml'))
+const kube: any[] = readdirSync(KUBE).filter((f) => f.endsWith('.yaml')).sort()
+  .flatMap((f) => parseAllDocuments(read(join(KUBE, f))).map((d) => d.toJS()))
+const ofKind = (kind: string): any => {
+  const found = kube.filter((d) => d?.kind === kind)
+  if (found.length !== 1) throw new Error(`expected one ${kind}, found ${found.length}`)
+  return found[0]
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'portcullis-manifests-'))
+t.teardown(() => { rmSync(tmp, { recursive: true, force: true }) })
+
+/** Parses a config whose secrets live under `secretsDir`, with them written into a temp folder instead. */
+function loadWithSecrets (text: string, secretsDir: string, secrets: Record<string, string>, env: Record<string, string>, name: string) {
+  const dir = mkdtempSync(join(tmp, 'secrets-'))
+  for (const [file, value] of Object.entries(secrets)) writeFileSync(join(dir, file), value)
+  return parseConfig(text.split(secretsDir).join(`${dir}/`), { env, baseDir: DOCKER, sourceName: name })
+}
+
+t.test('manifests: every YAML file in docker/ and docker/kubernetes/ parses', async (t) => {
+  const files = [DOCKER, KUBE].flatMap((dir) => readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => join(dir, f)))
+  t.ok(files.length >= 10, `found ${files.length} files`)
+  for (const file of files) {
+    const errors = parseAllDocuments(read(file)).flatMap((d) => d.errors.map((e) => e.message))
+    t.strictSame(errors, [], `${file.slice(ROOT.length)} parses`)
+  }
+})
+
+t.test('compose: two gateway replicas behind the load balancer, Redis with appendonly, the demo upstream', async (t) => {
+  t.strictSame(Object.keys(compose.services).sort(), ['lb', 'portcullis-1', 'portcullis-2', 'redis', 'upstream'])
+  for (const name of ['portcullis-1', 'portcullis-2']) {
+    const s = compose.services[name]
+    t.strictSame([s.build.context, s.build.dockerfile, s.build.target], ['..', 'Dockerfile', undefined], `${name} builds the runtime stage`)
+    t.strictSame(s.secrets, ['google_client_secret', 'cookie_secret'])
+    t.strictSame(s.volumes, ['./portcullis.compose.yaml:/etc/portcullis/portcullis.yaml:ro'])
+    t.equal(s.ports, undefined, `${name} is reachable only through the load balancer`)
+    t.equal(s.read_only, true)
+  }
+  t.strictSame(compose.services.lb.ports, ['4180:80'])
+  t.strictSame(compose.services.lb.environment, { PORTCULLIS_UPSTREAM_1: 'portcullis-1:4180', PORTCULLIS_UPSTREAM_2: 'portcullis-2:4180' })
+  t.strictSame(compose.services.redis.command, ['redis-server', '--appendonly', 'yes'])
+  t.strictSame(compose.services.upstream.build.target, 'demo')
+  t.strictSame(compose.services.upstream.command, ['/app/dist/demo/upstream-main.js'])
+  t.strictSame(compose.secrets, { google_client_secret: { file: './secrets/google_client_secret' }, cookie_secret: { file: './secrets/cookie_secret' } })
+})
+
+t.test('compose.dev: adds the development provider, whose network namespace the replicas share', async (t) => {
+  t.strictSame(Object.keys(composeDev.services).sort(), ['lb', 'portcullis-1', 'portcullis-2', 'provider', 'redis', 'upstream'])
+  const provider = composeDev.services.provider
+  t.strictSame([provider.build.target, provider.command, provider.ports], ['demo', ['/app/dist/demo/dev-provider-main.js'], ['4191:4191']])
+  const ports = ['portcullis-1', 'portcullis-2'].map((name) => {
+    const s = composeDev.services[name]
+    t.equal(s.network_mode, 'service:provider', `${name} reaches the provider as localhost`)
+    t.equal(s.environment.PORTCULLIS_HEALTH_URL, `http://127.0.0.1:${s.environment.PORTCULLIS_PORT}/ping`, `${name}'s health check follows its port`)
+    return s.environment.PORTCULLIS_PORT
+  })
+  t.strictSame(ports, ['4181', '4182'])
+  t.strictSame(composeDev.services.lb.environment, { PORTCULLIS_UPSTREAM_1: 'provider:4181', PORTCULLIS_UPSTREAM_2: 'provider:4182' })
+})
+
+t.test('compose: every build names a stage of the Dockerfile, every mounted file exists', async (t) => {
+  const stages = new Set(parseDockerfile(read(join(ROOT, 'Dockerfile'))).stages.map((s) => s.name))
+  for (const file of [compose, composeDev]) {
+    for (const [name, s] of Object.entries<any>(file.services)) {
+      if (s.build !== undefined) t.ok(s.build.target === undefined || stages.has(s.build.target), `${name}: target ${s.build.target}`)
+      for (const volume of s.volumes ?? []) {
+        const source = String(volume).split(':')[0] as string
+        if (source.startsWith('./')) t.ok(existsSync(join(DOCKER, source)), `${name}: ${source} exists`)
+      }
+      if (s.image !== undefined) t.notMatch(s.image, /:latest$|^[^:]+$/, `${name}: ${s.image} has a tag`)
+    }
+  }
+})
+
+t.test('config: docker/portcullis.compose.yaml is a valid config reading the compose secrets', async (t) => {
+  const text = read(join(DOCKER, 'portcullis.compose.yaml'))
+  const referenced = [...text.matchAll(/\/run\/secrets\/([a-z_]+)/g)].map((m) => m[1]).sort()
+  t.strictSame(referenced, Object.keys(compose.secrets).sort(), 'the config reads exactly the secrets compose mounts')
+  const secrets = { google_client_secret: 'google-secret-from-file\n', cookie_secret: 'cookie-secret-one-0123456789abcdefghijkl\ncookie-secret-old-0123456789abcdefghijkl\n' }
+  const env = { GOOGLE_CLIENT_ID: 'client.apps.googleusercontent.com', ALLOWED_EMAIL_DOMAIN: 'example.com' }
+  const config = loadWithSecrets(text, '/run/secrets/', secrets, env, 'portcullis.compose.yaml')
+  t.strictSame([config.server.host, config.server.port, config.server.publicUrl], ['0.0.0.0', 4180, 'http://localhost:4180'])
+  t.strictSame([config.provider.type, config.provider.issuer, config.provider.clientId, config.provider.clientSecret],
+    ['google', 'https://accounts.google.com', env.GOOGLE_CLIENT_ID, 'google-secret-from-file'])
+  t.strictSame(config.session.cookie.secrets, ['cookie-secret-one-0123456789abcdefghijkl', 'cookie-secret-old-0123456789abcdefghijkl'])
+  t.strictSame([config.session.store, config.redis.url, config.session.cookie.secure], ['redis', 'redis://redis:6379/0', true])
+  t.strictSame(config.access.emailDomains, ['example.com'])
+  t.strictSame(config.routes.map((r) => r.upstream), [`http://upstream:${compose.services.upstream.environment.PORT}`])
+
+  const insecure = loadWithSecrets(text, '/run/secrets/', secrets, { ...env, COOKIE_SECURE: 'false', PUBLIC_URL: 'http://gateway.test:8080' }, 'portcullis.compose.yaml')
+  t.strictSame([insecure.session.cookie.secure, insecure.server.publicUrl], [false, 'http://gateway.test:8080'])
+})
+
+t.test('config: docker/portcullis.compose.yaml names the variable an operator forgot', async (t) => {
+  const text = read(join(DOCKER, 'portcullis.compose.yaml'))
+  const err = t.throws(() => loadWithSecrets(text, '/run/secrets/', { google_client_secret: 'x', cookie_secret: 'c'.repeat(32) }, {}, 'portcullis.compose.yaml')) as ConfigError
+  t.ok(err instanceof ConfigError)
+  t.strictSame(err.problems, [
+    'provider.client_id: environment variable GOOGLE_CLIENT_ID is not set',
+    'access.email_domains[0]: environment variable ALLOWED_EMAIL_DOMAIN is not set'
+  ])
+})
+
+t.test('config: docker/portcullis.dev.yaml is valid and agrees with the development provider of compose.dev', async (t) => {
+  const env = { PORTCULLIS_PORT: composeDev.services['portcullis-2'].environment.PORTCULLIS_PORT }
+  const config = parseConfig(read(join(DOCKER, 'portcullis.dev.yaml')), { env, baseDir: DOCKER, sourceName: 'portcullis.dev.yaml' })
+  const provider = composeDev.services.provider.environment
+  t.equal(config.server.port, 4182)
+  t.equal(config.provider.type, 'google')
+  t.equal(config.provider.issuer, provider.DEV_PROVIDER_ISSUER, 'the gateway expects the issuer the provider announces')
+  t.equal(config.provider.allowInsecureIssuer, true)
+  t.strictSame([config.provider.clientId, config.provider.clientSecret], [DEMO_CLIENT_ID, DEMO_CLIENT_SECRET], 'the provider\'s default client')
+  t.equal(provider.DEV_CLIENT_REDIRECT_URIS, `${config.server.publicUrl}${config.server.authPrefix}/callback`)
+  t.equal(config.server.publicUrl, `http://localhost:${composeDev.services.lb.ports[0].split(':')[0]}`, 'public_url is the load balancer')
+  t.strictSame([config.session.store, config.redis.url, config.session.cookie.secure], ['redis', 'redis://redis:6379/0', false])
+})
+
+t.test('kubernetes: the Deployment runs 2 non-root replicas, read-only, probing /ping and /ready', async (t) => {
+  const deployment = ofKind('Deployment')
+  const pod = deployment.spec.template.spec
+  const [container, ...others] = pod.containers
+  t.equal(others.length, 0)
+  t.equal(deployment.spec.replicas, 2)
+  t.equal(pod.securityContext.runAsNonRoot, true)
+  t.equal(pod.securityContext.runAsUser, 1000)
+  t.strictSame([container.securityContext.runAsNonRoot, container.securityContext.readOnlyRootFilesystem, container.securityContext.allowPrivilegeEscalation],
+    [true, true, false])
+  t.strictSame(container.securityContext.capabilities.drop, ['ALL'])
+  t.strictSame(container.livenessProbe.httpGet, { path: '/ping', port: 'http' })
+  t.strictSame(container.readinessProbe.httpGet, { path: '/ready', port: 'http' })
+  t.strictSame(container.ports, [{ name: 'http', containerPort: 4180 }])
+  t.ok(container.resources.requests.cpu !== undefined && container.resources.requests.memory !== undefined && container.resources.limits.memory !== undefined)
+  t.strictSame(container.args, ['serve'])
+  const mounts = Object.fromEntries(container.volumeMounts.map((m: any) => [m.name, m.mountPath]))
+  const volumes = Object.fromEntries(pod.volumes.map((v: any) => [v.name, v]))
+  t.equal(mounts.config, '/etc/portcullis')
+  t.equal(volumes.config.configMap.name, ofKind('ConfigMap').metadata.name)
+  t.equal(mounts.secrets, '/run/secrets/portcullis')
+  t.equal(volumes.secrets.secret.secretName, ofKind('Secret').metadata.name)
+  t.ok(pod.terminationGracePeriodSeconds > 15, 'grace outlasts preStop plus the shutdown timeout')
+})
+
+t.test('kubernetes: the Service selects the Deployment\'s pods on the named port; kustomize applies every manifest but the Secret template', async (t) => {
+  const service = ofKind('Service')
+  const deployment = ofKind('Deployment')
+  t.strictSame(service.spec.selector, deployment.spec.template.metadata.labels)
+  t.strictSame(service.spec.selector, deployment.spec.selector.matchLabels)
+  t.equal(service.spec.ports[0].targetPort, 'http')
+  const listed = [...ofKind('Kustomization').resources].sort()
+  t.strictSame(listed, readdirSync(KUBE).filter((f) => f.endsWith('.yaml') && !['kustomization.yaml', 'secret.yaml'].includes(f)).sort())
+  t.notOk(listed.includes('secret.yaml'), 'applying the placeholders would overwrite the real Secret')
+})
+
+t.test('kubernetes: the ConfigMap holds a valid config, and the placeholder Secret is refused', async (t) => {
+  const text = ofKind('ConfigMap').data['portcullis.yaml'] as string
+  const secret = ofKind('Secret')
+  const referenced = [...text.matchAll(/\/run\/secrets\/portcullis\/([a-z_]+)/g)].map((m) => m[1]).sort()
+  t.strictSame(referenced, Object.keys(secret.stringData).sort(), 'the config reads exactly the Secret\'s keys')
+  const real = { google_client_secret: 'real-google-secret', cookie_secret: 'k8s-cookie-secret-0123456789abcdefghijkl', redis_password: 'redis-pass' }
+  const config = loadWithSecrets(text, '/run/secrets/portcullis/', real, {}, 'configmap.yaml')
+  t.strictSame([config.provider.clientSecret, config.session.cookie.secrets, config.redis.password], ['real-google-secret', [real.cookie_secret], 'redis-pass'])
+  t.strictSame([config.server.port, config.session.store, config.session.cookie.secure], [4180, 'redis', true])
+
+  const err = t.throws(() => loadWithSecrets(text, '/run/secrets/portcullis/', secret.stringData, {}, 'configmap.yaml')) as ConfigError
+  t.ok(err instanceof ConfigError)
+  t.match(err.problems.join('\n'), /session\.cookie\.secrets\[0\]: .*32/, 'a placeholder cookie secret stops the gateway from starting')
+})
