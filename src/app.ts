@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import cookie from '@fastify/cookie'
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { Config } from './config/types.js'
 import { isGatewayError } from './errors.js'
 import { createAuthenticator } from './http/authenticate.js'
@@ -103,7 +103,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
 
   const app = Fastify({
     loggerInstance: logger,
-    disableRequestLogging: true,
+    // The gateway writes its own access log line (observability/access-log); fastify's is off.
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     genReqId: (raw) => {
       const incoming = raw.headers['x-request-id']

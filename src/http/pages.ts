@@ -4,7 +4,7 @@
  */
 
 export function escapeHtml (value: string): string {
-  return value.replace(/[&<>"'`=/]/g, (c) => `&#${c.charCodeAt(0)};`)
+  return value.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
 const style = 'body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}' +

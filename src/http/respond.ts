@@ -48,7 +48,8 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, err: Ga
   reply.header(errorHeader, error.code)
   if (extra?.retryAfterSeconds !== undefined) reply.header('retry-after', String(extra.retryAfterSeconds))
   if (error.status === 503 && extra?.retryAfterSeconds === undefined) reply.header('retry-after', '5')
-  if (wantsHtml(request) && request.method !== 'HEAD') {
+  // An `api: true` route always answers JSON, whatever the client accepts.
+  if (wantsHtml(request) && request.method !== 'HEAD' && request.portcullis?.route?.api !== true) {
     return sendPage(reply, error.status, errorPage(titles[error.status] ?? 'Error', message, error.code, extra?.html ?? ''))
   }
   return reply.code(error.status).header('cache-control', 'no-store').type('application/json; charset=utf-8')

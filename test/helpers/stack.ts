@@ -1,0 +1,155 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { stringify } from 'yaml'
+import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../demo/accounts.js'
+import { startDevProvider, type DevProvider, type DevProviderOptions } from '../../demo/provider.js'
+import { startDemoApp } from '../../demo/upstream.js'
+import { buildGateway, type Gateway } from '../../src/app.js'
+import { parseConfig } from '../../src/config/load.js'
+import type { Config } from '../../src/config/types.js'
+import { createLogger } from '../../src/observability/logger.js'
+import { freePort, startRedis, type RedisServer } from './redis.js'
+
+export const COOKIE_SECRET = 'test-cookie-secret-0123456789-abcdefghijklmnop'
+
+/** A YAML-shaped config object (snake_case keys) that tests may change before it is parsed. */
+export type RawConfig = Record<string, any>
+
+export interface StackOptions {
+  readonly store?: 'redis' | 'memory'
+  /** Reuse a running Redis (several gateways on one store). */
+  readonly redis?: RedisServer
+  /** Reuse a running provider. */
+  readonly provider?: DevProvider
+  readonly providerOptions?: Partial<DevProviderOptions>
+  /** Changes the raw config before it is parsed. */
+  readonly configure?: (raw: RawConfig) => void
+  /** Reuse an upstream. */
+  readonly upstreamUrl?: string
+  /** Fixed gateway port (default: a free one). */
+  readonly port?: number
+  /** public_url override (defaults to the gateway's own address). */
+  readonly publicUrl?: string
+  /** The gateway's clock (sessions, expiry, refresh decisions); the provider keeps the real one. */
+  readonly now?: () => number
+}
+
+export interface Stack {
+  readonly url: string
+  readonly gateway: Gateway
+  readonly config: Config
+  readonly raw: RawConfig
+  readonly provider: DevProvider
+  readonly redis: RedisServer | null
+  readonly upstreamUrl: string
+  /** Every log line the gateway wrote, parsed. */
+  readonly logs: Array<Record<string, unknown>>
+  /** The raw log text (for redaction checks). */
+  logText (): string
+  close (): Promise<void>
+}
+
+/** The base raw config every integration test starts from. */
+export function baseRawConfig (options: { publicUrl: string, port: number, issuer: string, upstream: string, store: 'redis' | 'memory', redisUrl?: string }): RawConfig {
+  return {
+    server: { listen: `127.0.0.1:${options.port}`, public_url: options.publicUrl },
+    provider: {
+      type: 'google',
+      issuer: options.issuer,
+      client_id: DEMO_CLIENT_ID,
+      client_secret: DEMO_CLIENT_SECRET,
+      allow_insecure_issuer: true,
+      timeout: '5s'
+    },
+    session: {
+      store: options.store,
+      cookie: { secrets: [COOKIE_SECRET], secure: false }
+    },
+    ...(options.redisUrl === undefined ? {} : { redis: { url: options.redisUrl } }),
+    access: { email_domains: ['example.com'] },
+    routes: [
+      { path: '/', upstream: options.upstream },
+      { path: '/public/', upstream: options.upstream, public: true },
+      { path: '/api/', upstream: options.upstream, api: true }
+    ],
+    logging: { level: 'info' }
+  }
+}
+
+/** Parses a raw config object the way `portcullis serve` parses a file. */
+export function configFrom (raw: RawConfig, env: Record<string, string> = {}): Config {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-cfg-'))
+  const text = stringify(raw)
+  writeFileSync(join(dir, 'portcullis.yaml'), text)
+  return parseConfig(text, { env, baseDir: dir, sourceName: 'portcullis.yaml' })
+}
+
+/**
+ * Starts a complete, real stack on loopback: the development provider, the demo upstream, a real
+ * redis-server (unless memory), and the gateway. Everything is torn down by `close()`.
+ */
+export async function startStack (options: StackOptions = {}): Promise<Stack> {
+  const store = options.store ?? 'redis'
+  const port = options.port ?? await freePort()
+  const publicUrl = options.publicUrl ?? `http://127.0.0.1:${port}`
+  const owned: Array<() => Promise<void>> = []
+
+  const redis = store === 'redis' ? (options.redis ?? await startRedis()) : null
+  if (redis !== null && options.redis === undefined) owned.push(() => redis.stop())
+
+  let upstreamUrl: string | undefined = options.upstreamUrl
+  if (upstreamUrl === undefined) {
+    const app = await startDemoApp({ host: '127.0.0.1', port: 0 })
+    upstreamUrl = app.url.replace(/\/$/, '')
+    owned.push(() => app.close())
+  }
+
+  const provider = options.provider ?? await startDevProvider({
+    clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${publicUrl}/oauth2/callback`] }],
+    ...options.providerOptions
+  })
+  if (options.provider === undefined) owned.push(() => provider.close())
+
+  const upstream: string = upstreamUrl
+  const raw = baseRawConfig({ publicUrl, port, issuer: provider.issuer, upstream, store, ...(redis === null ? {} : { redisUrl: redis.url }) })
+  options.configure?.(raw)
+  const config = configFrom(raw)
+
+  const logs: Array<Record<string, unknown>> = []
+  let text = ''
+  const sink = new Writable({
+    write (chunk: Buffer, _enc, done) {
+      const s = chunk.toString('utf8')
+      text += s
+      for (const line of s.split('\n')) if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>)
+      done()
+    }
+  })
+  const gatewayLogger = createLogger(config.logging, sink)
+  const gateway = await buildGateway(config, { logger: gatewayLogger, ...(options.now === undefined ? {} : { now: options.now }) })
+  const url = (await gateway.listen(port)).replace('localhost', '127.0.0.1')
+  // Wait (bounded) until discovery finished, so tests start from a ready gateway.
+  for (let i = 0; i < 100; i++) {
+    const res = await fetch(`${url}/ready`).catch(() => null)
+    if (res?.status === 200) break
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+
+  return {
+    url,
+    gateway,
+    config,
+    raw,
+    provider,
+    redis,
+    upstreamUrl: upstream,
+    logs,
+    logText: () => text,
+    async close () {
+      await gateway.close()
+      for (const stop of owned.reverse()) await stop().catch(() => {})
+    }
+  }
+}
