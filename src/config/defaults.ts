@@ -57,11 +57,14 @@ export const DEFAULTS = Object.freeze({
     assertion: Object.freeze({
       enabled: true,
       header: 'X-Portcullis-Assertion',
-      ttl: '2m'
+      ttl: '2m',
+      rotate: '24h'
     })
   }),
   /** Upper bound on `identity.assertion.ttl`: a longer-lived assertion is a bearer token worth stealing. */
   assertionMaxTtl: '5m',
+  /** Lower bound on `identity.assertion.rotate`: each new key is announced well before it signs. */
+  assertionMinRotate: '1h',
   logging: Object.freeze({
     level: 'info' as const,
     format: 'json' as const

@@ -72,7 +72,8 @@ export function toFileShape (config: Config): Record<string, unknown> {
         enabled: identity.assertion.enabled,
         header: identity.assertion.header,
         key_file: identity.assertion.keyFile,
-        ttl: formatDuration(identity.assertion.ttlMs)
+        ttl: formatDuration(identity.assertion.ttlMs),
+        rotate: formatDuration(identity.assertion.rotateMs)
       }
     },
     logging: { level: config.logging.level, format: config.logging.format },

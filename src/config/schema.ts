@@ -117,7 +117,8 @@ export const ConfigSchema = Obj({
       enabled: Type.Optional(Type.Boolean()),
       header: Type.Optional(Str()),
       key_file: Type.Optional(Str()),
-      ttl: Type.Optional(Duration())
+      ttl: Type.Optional(Duration()),
+      rotate: Type.Optional(Duration())
     }))
   })),
   logging: Type.Optional(Obj({

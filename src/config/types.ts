@@ -113,6 +113,8 @@ export interface IdentityConfig {
     /** PEM file with an EC P-256 private key, or null to generate and share through the store. */
     readonly keyFile: string | null
     readonly ttlMs: number
+    /** How often a generated key is replaced (pre-published first); unused with `keyFile`. */
+    readonly rotateMs: number
   }
 }
 

@@ -145,6 +145,9 @@ export function buildIdentity (raw: RawConfig, problems: Problems, baseDir: stri
   const ttlPath = ['identity', 'assertion', 'ttl']
   const ttlMs = durationMs(a.ttl, D.assertion.ttl, ttlPath, problems)
   if (ttlMs > (parseDuration(DEFAULTS.assertionMaxTtl) as number)) problems.add(ttlPath, `must be at most ${DEFAULTS.assertionMaxTtl}`)
+  const rotatePath = ['identity', 'assertion', 'rotate']
+  const rotateMs = durationMs(a.rotate, D.assertion.rotate, rotatePath, problems)
+  if (rotateMs < (parseDuration(DEFAULTS.assertionMinRotate) as number)) problems.add(rotatePath, `must be at least ${DEFAULTS.assertionMinRotate}`)
 
   return {
     headers,
@@ -154,7 +157,8 @@ export function buildIdentity (raw: RawConfig, problems: Problems, baseDir: stri
       enabled,
       header,
       keyFile: a.key_file === undefined ? null : readableFile(a.key_file, baseDir, ['identity', 'assertion', 'key_file'], problems),
-      ttlMs
+      ttlMs,
+      rotateMs
     }
   }
 }

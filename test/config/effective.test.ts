@@ -16,7 +16,7 @@ t.test('effective: the printed config, loaded again, gives the same config (roun
   raw.redis = { sentinel: { name: 'm', nodes: ['s1:26379'], password: 'sp' }, password: 'rp', key_prefix: '' }
   raw.access = { claims: { 'https://example.com/roles': ['admin'] }, emails: ['a@b.example'] }
   raw.routes.push({ path: '/api/', upstream: 'http://127.0.0.1:9000/v1', api: true, allow: { groups: ['g'] }, methods: ['GET'], refresh_on_upstream_401: true })
-  raw.identity = { assertion: { key_file: 'a.pem', ttl: 60, enabled: false }, pass_id_token: true }
+  raw.identity = { assertion: { key_file: 'a.pem', ttl: 60, rotate: '7d', enabled: false }, pass_id_token: true }
   raw.metrics = { listen: '127.0.0.1:9090' }
   const config = parseRaw(raw, {}, dir)
   const again = parseText(stringify(toFileShape(config)), {}, '/elsewhere')

@@ -148,7 +148,7 @@ t.test('load: defaults from the contract fill every unset key', async t => {
       },
       passAccessToken: false,
       passIdToken: false,
-      assertion: { enabled: true, header: 'X-Portcullis-Assertion', keyFile: null, ttlMs: 120_000 }
+      assertion: { enabled: true, header: 'X-Portcullis-Assertion', keyFile: null, ttlMs: 120_000, rotateMs: 86_400_000 }
     },
     logging: { level: 'info', format: 'json' },
     metrics: { enabled: true, listen: null }

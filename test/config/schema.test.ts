@@ -45,6 +45,7 @@ t.test('schema: only durations use a union type', async t => {
     '.session.login_timeout: string|integer',
     '.redis.connect_timeout: string|integer',
     '.redis.command_timeout: string|integer',
-    '.identity.assertion.ttl: string|integer'
+    '.identity.assertion.ttl: string|integer',
+    '.identity.assertion.rotate: string|integer'
   ])
 })

@@ -135,3 +135,10 @@ t.test('identity.assertion: ttl defaults to 2m and is at most 5m; key_file resol
   writeFileSync(join(dir, 'key.pem'), 'PEM')
   t.equal(parseRaw(raw, {}, dir).identity.assertion.keyFile, join(dir, 'key.pem'))
 })
+
+t.test('identity.assertion.rotate: defaults to 24h and is at least 1h', async t => {
+  t.equal(configWith(() => {}).identity.assertion.rotateMs, 86_400_000)
+  t.equal(configWith(r => { r.identity = { assertion: { rotate: '1h' } } }).identity.assertion.rotateMs, 3_600_000)
+  t.strictSame(problemsWith(r => { r.identity = { assertion: { rotate: '59m' } } }), ['identity.assertion.rotate: must be at least 1h'])
+  t.strictSame(problemsWith(r => { r.identity = { assertion: { rotate: 'soon' } } }), ['identity.assertion.rotate: must be a duration such as 500ms, 60s, 30m, 24h or 7d, or a whole number of seconds'])
+})

@@ -13,14 +13,14 @@ function config (extra: Partial<IdentityConfig> = {}): IdentityConfig {
     },
     passAccessToken: false,
     passIdToken: false,
-    assertion: { enabled: true, header: 'X-Portcullis-Assertion', keyFile: null, ttlMs: 60_000 },
+    assertion: { enabled: true, header: 'X-Portcullis-Assertion', keyFile: null, ttlMs: 60_000, rotateMs: 86_400_000 },
     ...extra
   }
 }
 
 const renamed = config({
   headers: { user: 'X-Remote-User', email: 'X-Remote-Email', preferredUsername: 'X-Remote-Name', groups: 'X-Remote-Groups' },
-  assertion: { enabled: true, header: 'X-Gateway-Assertion', keyFile: null, ttlMs: 60_000 }
+  assertion: { enabled: true, header: 'X-Gateway-Assertion', keyFile: null, ttlMs: 60_000, rotateMs: 86_400_000 }
 })
 
 const cookieNames = ['_portcullis', '_portcullis_login']
