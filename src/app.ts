@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { createAssertions } from './assertion/assertions.js'
+import { registerJwks } from './assertion/jwks.js'
 import cookie from '@fastify/cookie'
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { Config } from './config/types.js'
@@ -99,6 +101,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   const policy = compilePolicy(config.access, config.routes)
   const routes = createRouteTable(config.routes)
   const forwarding = createForwarding(config.server.trustedProxies)
+  // The signed assertion: its key (a bad key_file stops start-up here) and the shared keyring.
+  const assertions = config.identity.assertion.enabled ? await createAssertions({ config, store, logger, now }) : null
   const identityHeaders = createIdentityHeaders(config.identity, { cookieNames: [cookieConfig.name, loginCookieName(cookieConfig)] })
 
   const app = Fastify({
@@ -163,7 +167,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     policy,
     authenticator,
     logger,
-    reservedPaths: new Set(['/ping', '/ready', '/metrics'])
+    reservedPaths: new Set(['/ping', '/ready', '/metrics']),
+    ...(assertions === null ? {} : { onAllowed: assertions.onAllowed })
   }))
 
   // The gateway's own endpoints, with a small form parser of their own.
@@ -174,6 +179,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     registerSignOut(scope, { config, sessions, codec, flows, events })
     registerUserinfo(scope, { config, authenticator })
     registerForwardAuth(scope, { config, authenticator, policy, routes, isTrustedProxy: forwarding.isTrusted })
+    registerJwks(scope, { config, keyring: assertions?.keyring ?? null })
   })
 
   await registerProxy(app, { config, identityHeaders, forwarding })

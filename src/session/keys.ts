@@ -36,7 +36,15 @@ export function eventsChannel (prefix: string): string {
   return `${prefix}events`
 }
 
-/** The key under which gateway processes share the assertion signing keys. */
-export function signingKeyKey (prefix: string): string {
-  return `${prefix}signing-keys`
+/** The store keys of the assertion keyring, shared by every gateway process. */
+export interface KeyringKeys {
+  /** The keyring record: every published key, and the sealed private part of generated ones. */
+  readonly ring: string
+  /** The lock its updates take; in the ring's hash slot, as `setIfLockHeld` needs. */
+  readonly lock: string
+}
+
+/** The keys of the assertion signing keyring. */
+export function keyringKeys (prefix: string): KeyringKeys {
+  return { ring: `${prefix}{signing-keys}:ring`, lock: `${prefix}{signing-keys}:lock` }
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { eventsChannel, loginKey, sessionKeys, signingKeyKey } from '../../src/session/keys.js'
+import { eventsChannel, loginKey, sessionKeys, keyringKeys } from '../../src/session/keys.js'
 import { newOpaqueToken, newTicket } from '../../src/session/ticket.js'
 
 /** The Redis Cluster hash tag of a key: the text between the first `{` and the next `}`. */
@@ -44,5 +44,6 @@ t.test('keys: login keys hash the state; channel and signing keys carry the pref
   t.equal(key, `portcullis:login:${createHash('sha256').update(state).digest('base64url').slice(0, 22)}`)
   t.equal(key.includes(state), false)
   t.equal(eventsChannel('portcullis:'), 'portcullis:events')
-  t.equal(signingKeyKey('portcullis:'), 'portcullis:signing-keys')
+  t.strictSame(keyringKeys('portcullis:'), { ring: 'portcullis:{signing-keys}:ring', lock: 'portcullis:{signing-keys}:lock' },
+    'the keyring and its lock share one hash slot')
 })
