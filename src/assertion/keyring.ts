@@ -18,7 +18,8 @@ import { generateSigningKey, type KeySealer, type SigningKey } from './key.js'
  * restarted, a rolling deployment where old and new processes sign side by side, a process
  * killed mid-way. `notAfter` only ever grows, and expired entries are dropped on the next write.
  *
- * Generated keys rotate every `rotate`. The next key is written LEAD_MS before it starts
+ * Generated keys rotate every `rotate`, and each is kept for its whole scheduled life (so an
+ * idle gateway does not lose it). The next key is written LEAD_MS before it starts
  * signing, so every process has read it (it syncs every SYNC_MS) and every verifier can have
  * fetched it (JWKS max-age, or a refetch on an unknown `kid`) before the first assertion it
  * signs arrives; each process then switches at `activeFrom` on its own clock, without a
@@ -118,7 +119,9 @@ export function createKeyring (options: KeyringOptions): Keyring {
     const key = await generateSigningKey()
     opened.set(key.kid, key)
     logger.info({ kid: key.kid, activeFrom: new Date(activeFrom).toISOString() }, 'new assertion signing key')
-    return { kid: key.kid, jwk: key.publicJwk, activeFrom, notAfter: cover(activeFrom), sealed: sealer.seal(key) }
+    // Kept for its whole scheduled life, used or not: an idle gateway keeps its key rather than
+    // generating a new one (unknown to every verifier) after each quiet spell.
+    return { kid: key.kid, jwk: key.publicJwk, activeFrom, notAfter: cover(activeFrom + rotateMs), sealed: sealer.seal(key) }
   }
 
   /** The record as this process wants it at `t`: expired keys out, its own key in and renewed. */
