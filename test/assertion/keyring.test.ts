@@ -8,7 +8,13 @@ import { createKeyring, LEAD_MS, SYNC_MS, type Keyring } from '../../src/asserti
 import { keyringKeys } from '../../src/session/keys.js'
 import { createMemoryStore } from '../../src/session/memory-store.js'
 import type { SessionStore } from '../../src/session/store.js'
-import { createTestClock, type TestClock } from '../helpers/clock.js'
+
+/** A frozen clock: time moves only when the test says so, so expiry edges are exact. */
+interface FrozenClock { now (): number, advance (ms: number): void }
+function frozenClock (): FrozenClock {
+  let t = Date.now()
+  return { now: () => t, advance: (ms) => { t += ms } }
+}
 
 const TTL = 120_000
 const ROTATE = 3_600_000
@@ -17,8 +23,8 @@ const KEYS = keyringKeys('test:')
 
 interface Logged { level: string, msg: string, obj: object }
 
-function setup (): { clock: TestClock, store: SessionStore, logs: Logged[], ring: (opts?: { fileKey?: SigningKey, secrets?: string[], store?: SessionStore }) => Keyring } {
-  const clock = createTestClock()
+function setup (): { clock: FrozenClock, store: SessionStore, logs: Logged[], ring: (opts?: { fileKey?: SigningKey, secrets?: string[], store?: SessionStore }) => Keyring } {
+  const clock = frozenClock()
   const store = createMemoryStore({ now: clock.now })
   const logs: Logged[] = []
   const logger = {
