@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { createAssertions } from './assertion/assertions.js'
+import { createAssertions, loadAssertionKey } from './assertion/assertions.js'
 import { registerJwks } from './assertion/jwks.js'
 import cookie from '@fastify/cookie'
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify'
@@ -65,6 +65,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   const logger = deps.logger ?? createLogger(config.logging)
   const now = deps.now ?? Date.now
   const cookieConfig = config.session.cookie
+  // Before anything is opened: a bad assertion key_file stops start-up here.
+  const assertionKey = await loadAssertionKey(config)
 
   // Shared state: the store, the sessions in it, and the events every replica hears.
   const store = deps.store ?? (config.session.store === 'memory' ? createMemoryStore() : createRedisStore(config.redis, logger))
@@ -101,8 +103,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   const policy = compilePolicy(config.access, config.routes)
   const routes = createRouteTable(config.routes)
   const forwarding = createForwarding(config.server.trustedProxies)
-  // The signed assertion: its key (a bad key_file stops start-up here) and the shared keyring.
-  const assertions = config.identity.assertion.enabled ? await createAssertions({ config, store, logger, now }) : null
+  // The signed assertion: its key and the keyring shared through the store.
+  const assertions = config.identity.assertion.enabled ? createAssertions({ config, fileKey: assertionKey, store, logger, now }) : null
   const identityHeaders = createIdentityHeaders(config.identity, { cookieNames: [cookieConfig.name, loginCookieName(cookieConfig)] })
 
   const app = Fastify({

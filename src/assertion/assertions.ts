@@ -4,7 +4,7 @@ import { isGatewayError } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
 import { keyringKeys } from '../session/keys.js'
 import type { SessionStore } from '../session/store.js'
-import { createKeySealer, loadKeyFile } from './key.js'
+import { createKeySealer, loadKeyFile, type SigningKey } from './key.js'
 import { createKeyring, type Keyring } from './keyring.js'
 import { createAssertionSigner, type AssertionSigner } from './signer.js'
 
@@ -17,22 +17,33 @@ export interface Assertions {
 
 export interface AssertionsOptions {
   readonly config: Config
+  /** The key from `key_file`, loaded by {@link loadAssertionKey}; null to generate and share keys. */
+  readonly fileKey: SigningKey | null
   readonly store: SessionStore
   readonly logger: Logger
   readonly now: () => number
 }
 
 /**
- * Builds the signed identity assertion from the config: the key (from `key_file`, which must
- * hold an EC P-256 private key or start-up fails naming the key, or generated and shared through
- * the store), the shared keyring, the caching signer, and the hook that puts the assertion on
+ * Loads `identity.assertion.key_file` when the assertion is enabled and a key file is set, or
+ * returns null. A file that does not hold an EC P-256 private key rejects with
+ * PCS_CONFIG_INVALID naming the key; the composition root calls this before it opens anything,
+ * so a bad key stops start-up without leaving a connection behind.
+ */
+export async function loadAssertionKey (config: Config): Promise<SigningKey | null> {
+  const settings = config.identity.assertion
+  return settings.enabled && settings.keyFile !== null ? await loadKeyFile(settings.keyFile) : null
+}
+
+/**
+ * Builds the signed identity assertion from the config: the key (from `key_file`, or generated
+ * and shared through the store), the shared keyring, the caching signer, and the hook that puts the assertion on
  * each allowed request for the proxy to send. `aud` is the origin of the route's upstream, so an
  * assertion meant for one application is refused by another that checks its audience.
  */
-export async function createAssertions (options: AssertionsOptions): Promise<Assertions> {
-  const { config, store, logger, now } = options
+export function createAssertions (options: AssertionsOptions): Assertions {
+  const { config, store, logger, now, fileKey } = options
   const settings = config.identity.assertion
-  const fileKey = settings.keyFile === null ? null : await loadKeyFile(settings.keyFile)
   const keyring = createKeyring({
     store,
     keys: keyringKeys(config.redis.keyPrefix),
