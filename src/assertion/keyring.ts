@@ -201,13 +201,16 @@ export function createKeyring (options: KeyringOptions): Keyring {
   return {
     async signingKey () {
       const t = now()
-      if (cached === null || t - cached.syncedAt >= SYNC_MS) {
-        const pending = sync()
+      const stale = cached === null || t - cached.syncedAt >= SYNC_MS
+      let key = pick(t)
+      if (key === null) {
+        // Nothing covered is known (first use, an outage, the record deleted): sync and wait.
+        await sync()
+        key = pick(now())
+      } else if (stale) {
         // A covered key is known: sign with it now and let the renewal finish on its own.
-        if (pick(t) === null) await pending
-        else pending.catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'assertion keyring sync failed'))
+        sync().catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'assertion keyring sync failed'))
       }
-      const key = pick(now())
       if (key === null) throw gatewayError('PCS_STORE_UNAVAILABLE', { message: 'No published assertion signing key is available' })
       return key
     },

@@ -201,3 +201,22 @@ t.test('keyring: an idle gateway keeps its generated key across quiet spells sho
   t.strictSame(await kids(later), [kid])
   t.equal(logs.filter((l) => l.msg === 'new assertion signing key').length, 1)
 })
+
+t.test('keyring: deleting the record (a compromised key) drops the key from the JWKS and a new one takes over', async (t) => {
+  const { clock, store, ring } = setup()
+  t.teardown(() => store.close())
+  const a = ring()
+  const b = ring()
+  const k1 = (await a.signingKey()).kid
+  t.equal((await b.signingKey()).kid, k1)
+  await store.delete(KEYS.ring)
+  clock.advance(6000)
+  t.strictSame(await kids(a), [], 'the JWKS no longer lists it once re-read')
+  const k2 = (await a.signingKey()).kid
+  t.not(k2, k1, 'the process that saw the deletion signs with a new key at once')
+  clock.advance(SYNC_MS)
+  t.equal((await b.signingKey()).kid, k1, 'another process may use its cached key until its next sync completes')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal((await b.signingKey()).kid, k2, 'then it moves to the new key')
+  t.strictSame(await kids(b), [k2])
+})
