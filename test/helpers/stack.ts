@@ -115,7 +115,14 @@ export async function startStack (options: StackOptions = {}): Promise<Stack> {
   const upstream: string = upstreamUrl
   const raw = baseRawConfig({ publicUrl, port, issuer: provider.issuer, upstream, store, ...(redis === null ? {} : { redisUrl: redis.url }) })
   options.configure?.(raw)
-  const config = configFrom(raw)
+  let config: Config
+  try {
+    config = configFrom(raw)
+  } catch (err) {
+    // A config a test got wrong must not leave servers running.
+    for (const stop of owned.reverse()) await stop().catch(() => {})
+    throw err
+  }
 
   const logs: Array<Record<string, unknown>> = []
   let text = ''
