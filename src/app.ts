@@ -116,9 +116,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   const app = Fastify({
     loggerInstance: logger,
     // The gateway writes its own access log line (observability/access-log); fastify's is off.
-    logController: new LogController({ disableRequestLogging: true }),
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     requestIdHeader: false,
-    requestIdLogLabel: 'requestId',
     genReqId: (raw) => {
       const incoming = raw.headers['x-request-id']
       const trusted = typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming) && forwarding.isTrusted(raw.socket.remoteAddress ?? '')
