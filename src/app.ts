@@ -225,9 +225,12 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     reload (next) {
       const plan = planReload(running, next)
       live.apply(next.access, next.routes)
-      logger.level = next.logging.level
       running = plan.effective
       metrics.configReload('applied')
+      // Reported under the old level: the new one applies from the next line on.
+      logger.info({ reloaded: plan.reloaded }, plan.reloaded.length === 0 ? 'configuration reloaded; nothing to apply' : 'configuration reloaded')
+      if (plan.restartRequired.length > 0) logger.warn({ restartRequired: plan.restartRequired }, 'changed keys take effect only after a restart')
+      logger.level = next.logging.level
       return plan
     },
     metricsUrl: () => metricsServer?.url ?? null

@@ -51,11 +51,7 @@ export function handleSignals (gateway: Gateway, options: SignalOptions): void {
       logger.error({ problems }, 'configuration reload refused; the running configuration stays')
       return
     }
-    const plan = gateway.reload(next)
-    logger.info({ reloaded: plan.reloaded }, plan.reloaded.length === 0 ? 'configuration reloaded; nothing to apply' : 'configuration reloaded')
-    if (plan.restartRequired.length > 0) {
-      logger.warn({ restartRequired: plan.restartRequired }, 'changed keys take effect only after a restart')
-    }
+    gateway.reload(next)
   }
 
   proc.on('SIGTERM', () => stop('SIGTERM'))
