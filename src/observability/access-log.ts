@@ -16,32 +16,50 @@ export function routeLabel (request: FastifyRequest): string {
   return 'none'
 }
 
+/** The status logged for a request whose client went away before the response finished (as nginx does). */
+export const clientClosedStatus = 499
+
 /**
  * Registers the access log: exactly one `request` line per request, written when the response
  * has finished, and the request metrics from the same place so the two always agree. The line
  * names the request id, method, normalised path (never the query string, which may carry a code
- * or state), status, duration, route, upstream, the user's subject and the outcome. Must be
- * called on the root instance so it covers every route.
+ * or state), status, duration, route, upstream, the user's subject and the outcome. A request
+ * whose client disconnects first is logged once too, with status 499 and outcome
+ * `client_aborted`. Must be called on the root instance so it covers every route.
  */
 export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 'request'>): void {
-  app.addHook('onRequest', async (request, reply) => {
-    reply.header(requestIdHeader, request.id)
-  })
+  const logged = new WeakSet<FastifyRequest>()
 
-  app.addHook('onResponse', async (request, reply) => {
+  function write (request: FastifyRequest, status: number, elapsedMs: number, aborted: boolean): void {
+    if (logged.has(request)) return
+    logged.add(request)
     const state = request.portcullis
-    const durationMs = Math.round(reply.elapsedTime * 100) / 100
+    const durationMs = Math.round(elapsedMs * 100) / 100
     const route = routeLabel(request)
-    metrics.request(route, reply.statusCode, durationMs)
+    metrics.request(route, status, durationMs)
     request.log.info({
       method: request.method,
       path: state?.path ?? (request.raw.url ?? '').split('?')[0]?.slice(0, 512),
-      status: reply.statusCode,
+      status,
       durationMs,
       route,
       upstream: state?.proxied === true ? state.route?.upstream : undefined,
       user: state?.session?.record.identity.sub,
-      outcome: state?.outcome ?? (request.routeOptions.config.gateway === true ? 'gateway' : undefined)
+      outcome: aborted ? 'client_aborted' : state?.outcome ?? (request.routeOptions.config.gateway === true ? 'gateway' : undefined)
     }, 'request')
+  }
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(requestIdHeader, request.id)
+    const started = performance.now()
+    // onResponse runs only for a response that finished; a client that hangs up first (a
+    // cancelled download, a closed tab during a slow upstream) would otherwise leave no line.
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) write(request, clientClosedStatus, performance.now() - started, true)
+    })
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    write(request, reply.statusCode, reply.elapsedTime, false)
   })
 }

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http'
 import t from 'tap'
 import { DEMO_CLIENT_SECRET } from '../../demo/accounts.js'
 import { createSessions } from '../../src/session/sessions.js'
@@ -12,7 +13,14 @@ const hour = 3600_000
 const clock = createTestClock()
 let stack: Stack
 
+// An upstream that never answers /hang, so a client can give up while the request is in flight.
+const hanging = createServer((req) => { req.resume() })
+let arrived: () => void = () => {}
+
 t.before(async () => {
+  hanging.on('request', () => arrived())
+  await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve))
+  const hangingUrl = `http://127.0.0.1:${(hanging.address() as { port: number }).port}`
   stack = await startStack({
     store: 'redis',
     now: clock.now,
@@ -20,10 +28,15 @@ t.before(async () => {
       raw.logging = { level: 'debug' }
       raw.identity = { pass_access_token: true, pass_id_token: true }
       raw.routes.push({ path: '/admin/', upstream: raw.routes[0].upstream, allow: { emails: ['nobody@example.com'] } })
+      raw.routes.push({ path: '/hang/', upstream: hangingUrl, public: true })
     }
   })
 })
-t.teardown(() => stack.close())
+t.teardown(async () => {
+  await stack.close()
+  hanging.closeAllConnections()
+  hanging.close()
+})
 
 type Line = Record<string, unknown>
 const accessLines = (): Line[] => stack.logs.filter((l) => l.msg === 'request')
@@ -154,4 +167,24 @@ t.test('logs: a client-sent X-Request-Id is replaced unless it comes from a trus
   const malformed = await fetch(`${behindProxy.url}/public/x`, { headers: { accept: 'application/json', 'x-request-id': 'bad id with spaces' } })
   await malformed.body?.cancel()
   t.match(malformed.headers.get('x-request-id'), /^[0-9a-f-]{36}$/, 'a malformed id is replaced even from a trusted proxy')
+})
+
+t.test('logs: a request whose client hangs up before the answer is logged once, as client_aborted with status 499', async (t) => {
+  const controller = new AbortController()
+  const upstreamReached = new Promise<void>((resolve) => { arrived = resolve })
+  const pending = fetch(`${stack.url}/hang/forever`, { signal: controller.signal, headers: { accept: 'application/json' } }).catch(() => 'aborted')
+  await upstreamReached
+  controller.abort()
+  t.equal(await pending, 'aborted')
+  let lines: Line[] = []
+  for (let i = 0; i < 100 && lines.length === 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    lines = accessLines().filter((l) => l.path === '/hang/forever')
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  lines = accessLines().filter((l) => l.path === '/hang/forever')
+  t.equal(lines.length, 1, 'exactly one line')
+  t.match(lines[0], { status: 499, outcome: 'client_aborted', route: '/hang/' })
+  const metrics = await (await fetch(`${stack.url}/metrics`)).text()
+  t.match(metrics, /portcullis_http_requests_total\{route="\/hang\/",status_class="4xx"\} 1/)
 })
