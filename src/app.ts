@@ -78,9 +78,10 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   const sessions = createSessions({ store, keyPrefix: config.redis.keyPrefix, now })
   const events = createSessionEvents(store, eventsChannel(config.redis.keyPrefix))
 
-  // The identity provider and the flows against it.
   // Routes and access rules sit behind a swappable view, so SIGHUP can replace them.
   const live = createLiveRouting(config.access, config.routes)
+
+  // The identity provider and the flows against it (sign-in keeps the claims the rules use).
   const provider = createProvider({ config: config.provider, logger, onDiscovery: (ok, ms) => metrics.provider('discovery', ms, !ok) })
   const flows = instrumentFlows(createFlows({
     config: config.provider,
