@@ -31,13 +31,18 @@ function splitUpstream (upstream: string): { origin: string, basePath: string } 
  */
 export async function registerProxy (app: FastifyInstance, options: ProxyOptions): Promise<void> {
   const { config, identityHeaders, forwarding } = options
-  const upstreams = new Map<RouteConfig, { origin: string, basePath: string }>()
-  for (const route of config.routes) upstreams.set(route, splitUpstream(route.upstream))
+  // Split lazily per route object: a config reload brings new route objects, and a request
+  // still in flight keeps the upstream of the route it matched.
+  const upstreams = new WeakMap<RouteConfig, { origin: string, basePath: string }>()
 
   function target (request: FastifyRequest): { origin: string, basePath: string } {
     const route = request.portcullis.route
-    const upstream = route === null ? undefined : upstreams.get(route)
-    if (upstream === undefined) throw gatewayError('PCS_NOT_FOUND')
+    if (route === null) throw gatewayError('PCS_NOT_FOUND')
+    let upstream = upstreams.get(route)
+    if (upstream === undefined) {
+      upstream = splitUpstream(route.upstream)
+      upstreams.set(route, upstream)
+    }
     return upstream
   }
 
