@@ -17,6 +17,7 @@ import { registerUserinfo } from './http/userinfo.js'
 import { createFlows } from './oidc/flows.js'
 import { createProvider } from './oidc/provider.js'
 import { createLogger, type Logger } from './observability/logger.js'
+import { wantedClaims } from './policy/claims.js'
 import { compilePolicy } from './policy/decide.js'
 import { createForwarding } from './proxy/forwarded.js'
 import { createIdentityHeaders } from './proxy/identity-headers.js'
@@ -76,6 +77,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     provider,
     callbackUrl: `${config.server.publicUrl}${config.server.authPrefix}/callback`,
     keepClaims: ruleClaims(config),
+    wantClaims: wantedClaims(config),
     keepIdToken: config.identity.passIdToken,
     now
   })
@@ -173,7 +175,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     registerSignIn(scope, { config, store, sessions, codec, flows, now })
     registerSignOut(scope, { config, sessions, codec, flows, events })
     registerUserinfo(scope, { config, authenticator })
-    registerForwardAuth(scope, { config, authenticator, policy, routes, isTrustedProxy: forwarding.isTrusted })
+    registerForwardAuth(scope, { config, authenticator, policy, routes, codec, isTrustedProxy: forwarding.isTrusted, now })
   })
 
   await registerProxy(app, { config, identityHeaders, forwarding })
