@@ -34,20 +34,25 @@ function firstItem (value: string | null): string | null {
  * Reads the original request from a trusted proxy's headers; from anyone else, nothing.
  * - URI: `X-Original-URI` (nginx `auth_request`), else `X-Forwarded-Uri` (Traefik, Caddy).
  * - method: `X-Original-Method`, else `X-Forwarded-Method`.
- * - URL: `X-Original-URL`, else built from `X-Forwarded-Proto` + `X-Forwarded-Host` + the URI.
+ * - URL: built from `X-Forwarded-Proto` + `X-Forwarded-Host` + `X-Forwarded-Uri`, the three
+ *   headers Traefik and Caddy set themselves. Not with `X-Original-URI`: nginx passes a client's
+ *   `X-Forwarded-Host` through to the subrequest unless told otherwise, so there the URI is taken
+ *   as a path on the public origin.
  * Values are only read here; the URI is normalised by the caller and any URL goes through the one
  * redirect validator before it is used.
  */
 export function originalRequest (headers: IncomingHttpHeaders, trusted: boolean): OriginalRequest {
   if (!trusted) return unknown
-  const uri = header(headers, 'x-original-uri') ?? header(headers, 'x-forwarded-uri')
+  const nginxUri = header(headers, 'x-original-uri')
+  const forwardedUri = header(headers, 'x-forwarded-uri')
+  const uri = nginxUri ?? forwardedUri
   const rawMethod = header(headers, 'x-original-method') ?? header(headers, 'x-forwarded-method')
   const method = rawMethod !== null && /^[A-Za-z]{1,16}$/.test(rawMethod) ? rawMethod.toUpperCase() : 'GET'
-  let url = header(headers, 'x-original-url')
-  if (url === null && uri !== null && uri.startsWith('/')) {
+  let url: string | null = null
+  if (nginxUri === null && forwardedUri !== null && forwardedUri.startsWith('/')) {
     const proto = firstItem(header(headers, 'x-forwarded-proto'))?.toLowerCase()
     const host = firstItem(header(headers, 'x-forwarded-host'))
-    if ((proto === 'http' || proto === 'https') && host !== null) url = `${proto}://${host}${uri}`
+    if ((proto === 'http' || proto === 'https') && host !== null) url = `${proto}://${host}${forwardedUri}`
   }
   return { uri, method, url }
 }
