@@ -11,7 +11,7 @@
 import t from 'tap'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { freePort } from '../helpers/redis.js'
-import { chooseAccount, fetchWithJar, followUntil } from '../helpers/signin.js'
+import { chooseAccount, followUntil } from '../helpers/signin.js'
 import { startStack, type Stack } from '../helpers/stack.js'
 
 let stack: Stack
