@@ -78,7 +78,7 @@ t.test('groups: read from userinfo when the id token does not carry the groups c
   t.equal(other.provider.counters.userinfo, before + 1, 'sign-in read userinfo once')
   const res = await fetchWithJar(`${other.url}/admin/settings`, alice, { headers: { accept: 'application/json' } })
   t.equal(res.status, 200, 'the admins group from userinfo admits alice')
-  t.equal((await res.json()).headers['x-forwarded-groups'], 'admins,staff')
+  t.equal(((await res.json()) as { headers: Record<string, string> }).headers['x-forwarded-groups'], 'admins,staff')
 })
 
 t.test('groups: userinfo is not read when the id token already carries every needed claim', async (t) => {
