@@ -47,6 +47,11 @@ export interface DevProviderOptions {
   readonly tokenDelayMs?: number
   /** Offer the revocation endpoint (listed in discovery); default true. */
   readonly revocation?: boolean
+  /**
+   * Claims released only by the userinfo endpoint, never in id tokens (as many providers do with
+   * groups); default none.
+   */
+  readonly userinfoOnlyClaims?: readonly string[]
 }
 
 /** How the next refresh that would succeed is made to fail instead. */
@@ -204,7 +209,14 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
     async findAccount (_ctx: unknown, sub: string) {
       if (!accounts.has(sub)) return undefined
       // Claims are read when a token is issued, so updateAccount shows up at the next refresh.
-      return { accountId: sub, claims: async () => claimsOf(accounts.get(sub) ?? { sub }) }
+      return {
+        accountId: sub,
+        claims: async (use: string) => {
+          const claims = claimsOf(accounts.get(sub) ?? { sub })
+          if (use === 'id_token') for (const name of options.userinfoOnlyClaims ?? []) delete claims[name]
+          return claims
+        }
+      }
     },
     // Called only for a refresh grant whose token is valid, before anything is consumed: the one
     // place where an armed failure can be raised without side effects on the grant.

@@ -23,6 +23,7 @@ import { registerMetricsRoute, startMetricsServer, type MetricsServer } from './
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { createLiveRouting } from './ops/live-routing.js'
 import { planReload, type ReloadPlan } from './ops/reload.js'
+import { wantedClaims } from './policy/claims.js'
 import { createForwarding } from './proxy/forwarded.js'
 import { createIdentityHeaders } from './proxy/identity-headers.js'
 import { registerProxy } from './proxy/proxy.js'
@@ -80,6 +81,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
 
   // Routes and access rules sit behind a swappable view, so SIGHUP can replace them.
   const live = createLiveRouting(config.access, config.routes)
+  // Claims the rules need from the provider (userinfo is read when the id token lacks one); grows on reload.
+  const wantClaims = wantedClaims(config)
 
   // The identity provider and the flows against it (sign-in keeps the claims the rules use).
   const provider = createProvider({ config: config.provider, logger, onDiscovery: (ok, ms) => metrics.provider('discovery', ms, !ok) })
@@ -88,6 +91,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     provider,
     callbackUrl: `${config.server.publicUrl}${config.server.authPrefix}/callback`,
     keepClaims: live.keepClaims,
+    wantClaims,
     keepIdToken: config.identity.passIdToken,
     now
   }), metrics)
@@ -173,7 +177,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     registerSignIn(scope, { config, store, sessions, codec, flows, now, onSignIn: (outcome) => metrics.signIn(outcome) })
     registerSignOut(scope, { config, sessions, codec, flows, events })
     registerUserinfo(scope, { config, authenticator })
-    registerForwardAuth(scope, { config, authenticator, policy, routes, isTrustedProxy: forwarding.isTrusted })
+    registerForwardAuth(scope, { config, authenticator, policy, routes, codec, isTrustedProxy: forwarding.isTrusted, now })
   })
 
   await registerProxy(app, {
@@ -226,6 +230,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     reload (next) {
       const plan = planReload(running, next)
       live.apply(next.access, next.routes)
+      // Claims new rules need are fetched from the next sign-in or refresh on.
+      for (const name of wantedClaims(next)) wantClaims.add(name)
       running = plan.effective
       metrics.configReload('applied')
       // Reported under the old level: the new one applies from the next line on.

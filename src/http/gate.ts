@@ -10,6 +10,13 @@ import { clearCookieOptions } from './cookies.js'
 import { forbiddenPage } from './pages.js'
 import { sendError, sendPage, wantsHtml } from './respond.js'
 
+/** The `Allow` header of a 405: the listed methods, with HEAD wherever GET is listed. */
+export function allowHeader (methods: readonly string[]): string {
+  const all = new Set(methods)
+  if (all.has('GET')) all.add('HEAD')
+  return [...all].join(', ')
+}
+
 export interface GateOptions {
   readonly config: Config
   readonly routes: RouteTable
@@ -75,9 +82,16 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
       state.outcome = 'no_route'
       return void sendError(request, reply, 'PCS_NOT_FOUND')
     }
-    if (route.public) {
+    // Method and public-route rules need no session: decide them before touching the store.
+    const before = decide(policy, route, request.method, null)
+    if (before.outcome === 'public') {
       state.outcome = 'public'
       return
+    }
+    if (before.outcome === 'method_not_allowed') {
+      request.log.debug({ decision: before.rule, allow: false }, 'access decision')
+      state.outcome = 'method_not_allowed'
+      return void sendError(request, reply.header('allow', allowHeader(route.methods ?? [])), 'PCS_METHOD_NOT_ALLOWED')
     }
 
     let outcome: AuthOutcome
@@ -93,8 +107,8 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
     if (outcome.kind !== 'signed_in') return void unauthenticated(request, reply, outcome)
 
     state.session = { ticket: outcome.ticket, record: outcome.record }
-    const decision = decide(policy, outcome.record.identity, route, request.method)
-    request.log.debug({ decision: decision.reason, allow: decision.allow }, 'access decision')
+    const decision = decide(policy, route, request.method, outcome.record.identity)
+    request.log.debug({ decision: decision.rule, allow: decision.allow }, 'access decision')
     if (!decision.allow) {
       state.outcome = 'denied'
       if (wantsHtml(request) && route.api !== true) {

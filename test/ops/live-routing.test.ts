@@ -18,13 +18,13 @@ t.test('live routing: a reload swaps the routes and the rules behind the same ob
   const live = createLiveRouting(first.access, first.routes)
   const { routes, policy } = live
   t.equal(routes.match('/finance/x')?.path, '/')
-  t.equal(decide(policy, identity('alice@example.com'), routes.match('/x'), 'GET').allow, true)
+  t.equal(decide(policy, routes.match('/x'), 'GET', identity('alice@example.com')).allow, true)
   t.strictSame([...live.keepClaims], [])
 
   live.apply(second.access, second.routes)
   t.equal(routes.match('/finance/x')?.path, '/finance/', 'the same route table object sees the new routes')
-  t.equal(decide(policy, identity('alice@example.com'), routes.match('/x'), 'GET').allow, false, 'the new global rule applies')
-  t.equal(decide(policy, identity('bob@partner.org'), routes.match('/x'), 'GET').allow, true)
+  t.equal(decide(policy, routes.match('/x'), 'GET', identity('alice@example.com')).allow, false, 'the new global rule applies')
+  t.equal(decide(policy, routes.match('/x'), 'GET', identity('bob@partner.org')).allow, true)
   t.strictSame([...live.keepClaims].sort(), ['cost_center', 'department'], 'sign-in keeps the claims the new rules use')
 })
 
@@ -39,7 +39,7 @@ t.test('live routing: a request that matched a route before a reload is judged b
   // The reload drops /admin/ while the request awaits its session.
   live.apply(parseRaw(baseRaw()).access, parseRaw(baseRaw()).routes)
   t.equal(live.routes.match('/admin/users')?.path, '/')
-  const decision = decide(live.policy, identity('alice@example.com'), matchedBefore, 'GET')
+  const decision = decide(live.policy, matchedBefore, 'GET', identity('alice@example.com'))
   t.equal(decision.allow, false, 'still narrowed to root@example.com')
-  t.equal(decide(live.policy, identity('root@example.com'), matchedBefore, 'GET').allow, true)
+  t.equal(decide(live.policy, matchedBefore, 'GET', identity('root@example.com')).allow, true)
 })
