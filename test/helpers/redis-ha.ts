@@ -29,7 +29,7 @@ async function until<T> (what: string, ms: number, check: () => Promise<T | unde
 const alive = (s: RedisServer): boolean => { try { process.kill(s.pid, 0); return true } catch { return false } }
 
 /** `INFO replication` of a server as a field map. */
-async function replicationInfo (port: number): Promise<Record<string, string>> {
+export async function replicationInfo (port: number): Promise<Record<string, string>> {
   const text = String(await command(port, 'INFO', 'replication'))
   return Object.fromEntries(text.split('\r\n').filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1)]))
 }
@@ -225,6 +225,13 @@ export interface SentinelGroup {
    * the replica as primary and the replica is a primary (bounded by 30 s).
    */
   killPrimary (): Promise<Failover>
+  /**
+   * A planned failover (SENTINEL FAILOVER): the replica becomes primary and the old primary its
+   * replica. `announced` resolves once every sentinel names the new primary; `healed` once the
+   * old primary has also become a replica, which the sentinels do only some seconds later (both
+   * bounded by 30 s). `killed` is the old primary, still running.
+   */
+  switchover (): Promise<Failover & { readonly announced: Promise<void> }>
   stop (): Promise<void>
 }
 
@@ -296,6 +303,25 @@ export async function startSentinelGroup (name = 'portcullis-primary'): Promise<
       }).then(() => {})
       healed.catch(() => {})
       return { killed, promoted, healed }
+    },
+    async switchover () {
+      const demoted = await primary()
+      const promoted = servers.find((s) => s !== demoted)!
+      await command(sentinels[0]!.port, 'SENTINEL', 'FAILOVER', name)
+      const announced = until(`sentinels switching over to ${promoted.port}`, 30_000, async () => {
+        for (const s of sentinels) {
+          const [, port] = await command(s.port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name) as [string, string]
+          if (port !== String(promoted.port)) return undefined
+        }
+        return true
+      }).then(() => {})
+      const healed = announced.then(() => until(`old primary ${demoted.port} becoming a replica`, 30_000, async () => {
+        const roles = [(await replicationInfo(promoted.port)).role, (await replicationInfo(demoted.port)).role]
+        return roles[0] === 'master' && roles[1] === 'slave' ? true : undefined
+      })).then(() => {})
+      announced.catch(() => {})
+      healed.catch(() => {})
+      return { killed: demoted, promoted, announced, healed }
     },
     stop: stopAll
   }
