@@ -21,6 +21,8 @@ export interface StackOptions {
   readonly store?: 'redis' | 'memory'
   /** Reuse a running Redis (several gateways on one store). */
   readonly redis?: RedisServer
+  /** Start no Redis: `configure` points the gateway at one (a Cluster or Sentinel setup). */
+  readonly externalRedis?: boolean
   /** Reuse a running provider. */
   readonly provider?: DevProvider
   readonly providerOptions?: Partial<DevProviderOptions>
@@ -96,7 +98,7 @@ export async function startStack (options: StackOptions = {}): Promise<Stack> {
   const publicUrl = options.publicUrl ?? `http://127.0.0.1:${port}`
   const owned: Array<() => Promise<void>> = []
 
-  const redis = store === 'redis' ? (options.redis ?? await startRedis()) : null
+  const redis = store === 'redis' && options.externalRedis !== true ? (options.redis ?? await startRedis()) : null
   if (redis !== null && options.redis === undefined) owned.push(() => redis.stop())
 
   let upstreamUrl: string | undefined = options.upstreamUrl
