@@ -25,15 +25,23 @@ t.test('contract, sentinel (primary, replica, three sentinels)', async (t) => {
   })
 })
 
-t.test('sentinel: a sentinel that is down is skipped for the next one', async (t) => {
+t.test('sentinel: a sentinel that is down is skipped for the next one, and retried without printing anything', async (t) => {
+  const printed: string[] = []
+  const original = console.error
+  console.error = (...args: unknown[]) => { printed.push(args.map(String).join(' ')) }
+  t.teardown(() => { console.error = original })
   const store = createRedisStore(haConfig({ cluster: null, sentinel: { name: group.name, nodes: ['127.0.0.1:1', ...group.seeds], password: null } }))
   t.teardown(() => store.close())
   const outage = await untilUsable(() => store.ping(), () => true, 10_000)
   t.ok(outage.tookMs >= 0, `connected through the second sentinel (${outage.tookMs} ms)`)
+  // Long enough for several reconnect attempts to the dead sentinel.
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  t.same(printed, [], 'no unstructured output: the gateway logs JSON only')
 })
 
 t.test('sentinel: once the sentinels announce a new primary, writes go there, not to the old primary that still accepts them', async (t) => {
-  const store = createRedisStore(config())
+  const logs: Array<{ obj: object, msg: string }> = []
+  const store = createRedisStore(config(), { warn: (obj, msg) => { logs.push({ obj, msg }) }, info: (obj, msg) => { logs.push({ obj, msg }) } })
   t.teardown(() => store.close())
   await store.set('p:planned', Buffer.from('before'), 600_000)
   await group.caughtUp()
@@ -50,6 +58,7 @@ t.test('sentinel: once the sentinels announce a new primary, writes go there, no
   await healed
   await group.caughtUp()
   t.equal((await store.get('p:planned'))?.toString(), 'after', 'the write survived the old primary becoming a replica')
+  t.match(logs.find((l) => l.msg === 'session store primary switched'), { obj: { store: 'redis', role: 'commands', primary: `127.0.0.1:${promoted.port}` } }, 'the move is logged')
 })
 
 t.test('sentinel: when the primary dies, the promoted replica serves the session written before within the bound, and pub/sub follows it', async (t) => {
