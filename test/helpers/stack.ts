@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -83,9 +83,14 @@ export function baseRawConfig (options: { publicUrl: string, port: number, issue
 /** Parses a raw config object the way `portcullis serve` parses a file. */
 export function configFrom (raw: RawConfig, env: Record<string, string> = {}): Config {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-cfg-'))
-  const text = stringify(raw)
-  writeFileSync(join(dir, 'portcullis.yaml'), text)
-  return parseConfig(text, { env, baseDir: dir, sourceName: 'portcullis.yaml' })
+  try {
+    const text = stringify(raw)
+    writeFileSync(join(dir, 'portcullis.yaml'), text)
+    return parseConfig(text, { env, baseDir: dir, sourceName: 'portcullis.yaml' })
+  } finally {
+    // Parsing reads everything it needs; the directory is not referred to afterwards.
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 /**
