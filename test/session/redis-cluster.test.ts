@@ -3,7 +3,7 @@ import { createRedisStore } from '../../src/session/redis-store.js'
 import { sessionKeys } from '../../src/session/keys.js'
 import { newTicket } from '../../src/session/ticket.js'
 import { FAILOVER_BOUND_MS, haConfig, pubSubWorks, untilUsable } from '../helpers/failover.js'
-import { startCluster, type RedisCluster } from '../helpers/redis-ha.js'
+import { startCluster, type RedisCluster } from '../helpers/redis-cluster.js'
 import { runStoreContract } from './store-contract.js'
 
 /*
