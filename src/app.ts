@@ -22,6 +22,7 @@ import { createForwarding } from './proxy/forwarded.js'
 import { createIdentityHeaders } from './proxy/identity-headers.js'
 import { registerProxy } from './proxy/proxy.js'
 import { createRouteTable } from './proxy/routes.js'
+import { createUpstream401Handler } from './proxy/upstream-401.js'
 import { createSessionEvents } from './session/events.js'
 import { eventsChannel } from './session/keys.js'
 import { createMemoryStore } from './session/memory-store.js'
@@ -176,7 +177,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     registerForwardAuth(scope, { config, authenticator, policy, routes, isTrustedProxy: forwarding.isTrusted })
   })
 
-  await registerProxy(app, { config, identityHeaders, forwarding })
+  await registerProxy(app, { config, identityHeaders, forwarding, onUpstream401: createUpstream401Handler({ refresher, policy }) })
 
   // Pub/sub wakes refresh waiters; until it is up they fall back to their re-check timeout.
   const subscribe = (): void => {
