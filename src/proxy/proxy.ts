@@ -6,7 +6,7 @@ import { gatewayError } from '../errors.js'
 import { sendError } from '../http/respond.js'
 import type { createForwarding } from './forwarded.js'
 import type { createIdentityHeaders } from './identity-headers.js'
-import type { UpstreamResponse } from './upstream-401.js'
+import { discard, type UpstreamResponse } from './upstream-401.js'
 
 type Headers = Record<string, string | string[] | undefined>
 
@@ -84,7 +84,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
     const onResponse = (req: FastifyRequest, rep: FastifyReply, res: UpstreamResponse): void => {
       if (res.statusCode === 401 && !retried && onUpstream401 !== undefined && req.portcullis.route?.refreshOnUpstream401 === true) {
         onUpstream401(req, rep, res, () => { forward(req, rep, replyOptions, true) }).catch((err: unknown) => {
-          res.stream.destroy()
+          discard(res.stream)
           req.log.error({ err }, 'upstream 401 handling failed')
           if (!rep.sent) sendError(req, rep, 'PCS_INTERNAL')
         })

@@ -32,6 +32,15 @@ export interface Upstream401Options {
  */
 export type Upstream401Outcome = 'retried' | 'refused_method' | 'refused_body' | 'not_refreshed' | 'denied'
 
+/**
+ * Drops an upstream body that will not be sent. Destroying an unread undici body emits an
+ * `error` (aborted) that would crash the process without a listener, so one is attached first.
+ */
+export function discard (stream: Readable): void {
+  stream.on('error', () => {})
+  stream.destroy()
+}
+
 /** Why a request may not be sent again, or null when it may. */
 export function retryRefusal (request: FastifyRequest): 'refused_method' | 'refused_body' | null {
   if (!idempotent.has(request.method)) return 'refused_method'
@@ -62,7 +71,7 @@ export function createUpstream401Handler (options: Upstream401Options): (request
 
   /** Forgets what the first response put on the reply (status and headers) before another answer. */
   function reset (reply: FastifyReply, res: UpstreamResponse): void {
-    res.stream.destroy()
+    discard(res.stream)
     for (const name of Object.keys(res.headers)) reply.removeHeader(name)
     reply.removeHeader('connection')
   }
@@ -87,7 +96,7 @@ export function createUpstream401Handler (options: Upstream401Options): (request
       fresh = null
     }
     if (request.raw.destroyed) {
-      res.stream.destroy()
+      discard(res.stream)
       return
     }
     if (fresh?.status !== 'refreshed') {

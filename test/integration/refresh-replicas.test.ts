@@ -23,7 +23,7 @@ async function sessionKeys (r: Replicas): Promise<number> {
 }
 
 function tokenOf (result: { body: any }): string {
-  return result.body.headers['x-forwarded-access-token']
+  return result.body?.headers?.['x-forwarded-access-token']
 }
 
 t.test('refresh: 200 concurrent requests over two gateway processes right after expiry cause exactly one refresh grant (Google semantics)', async (t) => {
