@@ -105,3 +105,13 @@ export async function sleepUntil (at: number): Promise<void> {
 export function refreshLogs (replicas: Replicas): Array<Record<string, unknown>> {
   return replicas.gateways.flatMap((g) => g.logs.filter((l) => typeof l.refresh === 'string'))
 }
+
+/**
+ * The `token refresh` log lines once `ready` holds for them (or after 5 s, whatever they are then):
+ * a process's log lines travel through a pipe and may arrive after its HTTP responses.
+ */
+export async function settledRefreshLogs (replicas: Replicas, ready: (lines: Array<Record<string, unknown>>) => boolean): Promise<Array<Record<string, unknown>>> {
+  const started = Date.now()
+  while (!ready(refreshLogs(replicas)) && Date.now() - started < 5000) await new Promise((resolve) => setTimeout(resolve, 50))
+  return refreshLogs(replicas)
+}
