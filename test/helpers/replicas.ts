@@ -101,17 +101,22 @@ export async function sleepUntil (at: number): Promise<void> {
   if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-/** The `token refresh` log lines of both gateways. */
-export function refreshLogs (replicas: Replicas): Array<Record<string, unknown>> {
-  return replicas.gateways.flatMap((g) => g.logs.filter((l) => typeof l.refresh === 'string'))
+/** Where each gateway's log stands now; pass it to the functions below to see only later lines. */
+export function logMark (replicas: Replicas): number[] {
+  return replicas.gateways.map((g) => g.logs.length)
+}
+
+/** The `token refresh` log lines of both gateways (written after `mark`, when given). */
+export function refreshLogs (replicas: Replicas, mark?: readonly number[]): Array<Record<string, unknown>> {
+  return replicas.gateways.flatMap((g, i) => g.logs.slice(mark?.[i] ?? 0).filter((l) => typeof l.refresh === 'string'))
 }
 
 /**
  * The `token refresh` log lines once `ready` holds for them (or after 5 s, whatever they are then):
  * a process's log lines travel through a pipe and may arrive after its HTTP responses.
  */
-export async function settledRefreshLogs (replicas: Replicas, ready: (lines: Array<Record<string, unknown>>) => boolean): Promise<Array<Record<string, unknown>>> {
+export async function settledRefreshLogs (replicas: Replicas, ready: (lines: Array<Record<string, unknown>>) => boolean, mark?: readonly number[]): Promise<Array<Record<string, unknown>>> {
   const started = Date.now()
-  while (!ready(refreshLogs(replicas)) && Date.now() - started < 5000) await new Promise((resolve) => setTimeout(resolve, 50))
-  return refreshLogs(replicas)
+  while (!ready(refreshLogs(replicas, mark)) && Date.now() - started < 5000) await new Promise((resolve) => setTimeout(resolve, 50))
+  return refreshLogs(replicas, mark)
 }

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { fetchWithJar } from '../helpers/signin.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
-import { burst, getJson, refreshLogs, settledRefreshLogs, signInReplica, sleepUntil, startReplicas, type Replicas } from '../helpers/replicas.js'
+import { burst, getJson, logMark, refreshLogs, settledRefreshLogs, signInReplica, sleepUntil, startReplicas, type Replicas } from '../helpers/replicas.js'
 
 /*
  * Two gateway processes, one Redis, one provider with short-lived access tokens, real clocks.
@@ -35,7 +35,7 @@ t.test('refresh: 200 concurrent requests over two gateway processes right after 
   await sleepUntil(signedInAt + 3200)
   const grants = r.provider.counters.refreshGrants
   const attempts = r.provider.counters.refreshAttempts
-
+  const mark = logMark(r)
   const results = await burst(r, jar, 200)
   t.same(results.map((x) => x.status), Array(200).fill(200), 'all 200 requests succeed')
   const tokens = new Set(results.map(tokenOf))
@@ -44,12 +44,12 @@ t.test('refresh: 200 concurrent requests over two gateway processes right after 
   t.equal(r.provider.counters.refreshGrants - grants, 1, 'the provider issued exactly one refresh grant')
   t.equal(r.provider.counters.refreshAttempts - attempts, 1, 'and received exactly one refresh request')
 
-  const lines = await settledRefreshLogs(r, (ls) => ls.some((l) => l.refreshGrant === true) && r.gateways.every((g) => g.logs.some((l) => l.refresh === 'joined' || l.refresh === 'refreshed')))
+  const lines = await settledRefreshLogs(r, (ls) => ls.some((l) => l.refreshGrant === true) && ls.some((l) => l.refresh === 'joined'), mark)
   t.equal(lines.filter((l) => l.refreshGrant === true).length, 1, 'one log line reports the grant')
   t.same(lines.filter((l) => l.refresh === 'refreshed').length, 1)
   t.ok(lines.every((l) => l.refresh === 'refreshed' || l.refresh === 'joined'), 'every other coordination joined it')
   t.ok(lines.every((l) => typeof l.refreshWaitedMs === 'number' && typeof l.refreshRequests === 'number'), 'lock waits and shared requests are log fields')
-  t.ok(r.gateways.every((g) => g.logs.some((l) => l.refresh === 'refreshed' || l.refresh === 'joined')), 'both processes took part')
+  t.ok(r.gateways.every((g, i) => g.logs.slice(mark[i]).some((l) => l.refresh === 'refreshed' || l.refresh === 'joined')), 'both processes took part')
 })
 
 t.test('refresh: with refresh-token rotation, 200 concurrent requests over two processes cause one grant per expiry and the rotated token is kept', async (t) => {
@@ -77,19 +77,20 @@ t.test('refresh: with refresh-token rotation, 200 concurrent requests over two p
 })
 
 t.test('refresh: a token endpoint slower than the lock lease still yields exactly one refresh', async (t) => {
-  const r = await replicas(t, { providerOptions: { accessTokenTtlSeconds: 2 } })
+  const r = await replicas(t, { providerOptions: { accessTokenTtlSeconds: 3 } })
   const { jar, signedInAt } = await signInReplica(r)
   r.provider.setAccessTokenTtl(3600)
   // The lease is 5 s; the provider takes 7 s. Without lease renewal the other process would
   // take the expired lock and send a second grant with the same refresh token.
   r.provider.setTokenDelay(7000)
-  await sleepUntil(signedInAt + 2200)
+  await sleepUntil(signedInAt + 3200)
   const grants = r.provider.counters.refreshAttempts
+  const mark = logMark(r)
   const results = await burst(r, jar, 20)
   t.same(results.map((x) => x.status), Array(20).fill(200), 'every request waited and succeeded')
   t.equal(new Set(results.map(tokenOf)).size, 1)
   t.equal(r.provider.counters.refreshAttempts - grants, 1, 'exactly one refresh request reached the provider')
-  const lines = await settledRefreshLogs(r, (ls) => ls.some((l) => l.refreshGrant === true) && ls.some((l) => l.refresh === 'joined'))
+  const lines = await settledRefreshLogs(r, (ls) => ls.some((l) => l.refreshGrant === true) && ls.some((l) => l.refresh === 'joined'), mark)
   const holder = lines.filter((l) => l.refreshGrant === true)
   t.equal(holder.length, 1)
   t.ok(Number(holder[0]?.refreshProviderMs) > 5000, 'the provider call outlasted the lease')
@@ -99,8 +100,8 @@ t.test('refresh: a token endpoint slower than the lock lease still yields exactl
 
 t.test('refresh: provider down keeps the session, 503 with Retry-After only once the token expired, recovery when it is back', async (t) => {
   const r = await replicas(t, {
-    providerOptions: { accessTokenTtlSeconds: 4 },
-    configure: (raw) => { raw.session.refresh_before_expiry = '3s' }
+    providerOptions: { accessTokenTtlSeconds: 6 },
+    configure: (raw) => { raw.session.refresh_before_expiry = '4s' }
   })
   const { jar, signedInAt } = await signInReplica(r)
   r.provider.setAccessTokenTtl(3600)
@@ -108,13 +109,13 @@ t.test('refresh: provider down keeps the session, 503 with Retry-After only once
   r.provider.setDown(true)
   t.teardown(() => r.provider.setDown(false))
 
-  await sleepUntil(signedInAt + 1500) // inside the refresh window; the token is still valid
+  await sleepUntil(signedInAt + 2500) // inside the refresh window; the token is still valid
   const valid = [await getJson(r.gateways[0].url, '/token', jar), await getJson(r.gateways[1].url, '/token', jar)]
   t.same(valid.map((x) => x.status), [200, 200], 'served with the still-valid token on both processes')
   t.equal(tokenOf(valid[0]!), tokenOf(valid[1]!))
   const old = tokenOf(valid[0]!)
 
-  await sleepUntil(signedInAt + 4300) // expired
+  await sleepUntil(signedInAt + 6300) // expired
   const expired = [await getJson(r.gateways[0].url, '/token', jar), await getJson(r.gateways[1].url, '/token', jar)]
   t.same(expired.map((x) => x.status), [503, 503], '503 once the token expired')
   t.same(expired.map((x) => x.body.error), ['PCS_REFRESH_UNAVAILABLE', 'PCS_REFRESH_UNAVAILABLE'])
@@ -133,11 +134,11 @@ t.test('refresh: provider down keeps the session, 503 with Retry-After only once
 })
 
 t.test('refresh: invalid_grant ends the session in every process (gone from Redis, API 401, browser to sign-in)', async (t) => {
-  const r = await replicas(t, { providerOptions: { accessTokenTtlSeconds: 2 } })
+  const r = await replicas(t, { providerOptions: { accessTokenTtlSeconds: 3 } })
   const { jar, signedInAt } = await signInReplica(r)
   const sessions = await sessionKeys(r)
   r.provider.failNextRefresh('invalid_grant')
-  await sleepUntil(signedInAt + 2200)
+  await sleepUntil(signedInAt + 3200)
   const attempts = r.provider.counters.refreshAttempts
   const results = await burst(r, jar, 20, '/api/data')
   t.same(results.map((x) => x.status), Array(20).fill(401), 'every API request gets 401')
@@ -154,19 +155,19 @@ t.test('refresh: invalid_grant ends the session in every process (gone from Redi
 })
 
 t.test('refresh: changed claims reach the upstream and the access rules after the next refresh, in every process', async (t) => {
-  const r = await replicas(t, { providerOptions: { accessTokenTtlSeconds: 2 } })
+  const r = await replicas(t, { providerOptions: { accessTokenTtlSeconds: 3 } })
   const { jar, signedInAt } = await signInReplica(r, 'bob@example.com')
   const before = await getJson(r.gateways[1].url, '/who', jar)
   t.equal(before.body.headers['x-forwarded-groups'], 'staff')
   r.provider.updateAccount('dev-bob', { groups: ['staff', 'auditors'] })
   t.teardown(() => r.provider.updateAccount('dev-bob', { email: 'bob@example.com', groups: ['staff'] }))
-  await sleepUntil(signedInAt + 2200)
+  await sleepUntil(signedInAt + 3200)
   const refreshedAt = Date.now()
   const after = await burst(r, jar, 10, '/who')
   t.same([...new Set(after.map((x) => x.body.headers['x-forwarded-groups']))], ['staff,auditors'], 'both processes forward the new groups')
 
   r.provider.updateAccount('dev-bob', { email: 'bob@elsewhere.test' })
-  await sleepUntil(refreshedAt + 2200)
+  await sleepUntil(refreshedAt + 3200)
   const refused = await burst(r, jar, 10, '/who')
   t.same([...new Set(refused.map((x) => x.status))], [403], 'a user moved out of the allowed domain is refused at once')
 })
