@@ -4,7 +4,10 @@ import type { SessionEvents, SessionEventKind } from './events.js'
 import type { Sessions } from './sessions.js'
 import type { SessionStore } from './store.js'
 import type { Ticket } from './ticket.js'
+import type { FreshSession, RefreshReport, RefreshReportOutcome, RefreshTrigger } from './refresh-types.js'
 import type { SessionRecord } from './types.js'
+
+export type { FreshSession, RefreshReport, RefreshReportOutcome, RefreshTrigger } from './refresh-types.js'
 
 /*
  * Refresh coordination: exactly one refresh grant per session per expiry, across every request
@@ -41,57 +44,6 @@ import type { SessionRecord } from './types.js'
  * whatever it gets back (a rotated token, or none, as Google answers: then the old one is kept by
  * the flows) is stored before the lock is released.
  */
-
-export type FreshSession =
-  | { readonly status: 'fresh', readonly record: SessionRecord }
-  | { readonly status: 'refreshed', readonly record: SessionRecord, readonly here: boolean }
-  /** The session is gone (refresh grant dead, subject changed, lifetime over). It has been deleted. */
-  | { readonly status: 'ended', readonly reason: string }
-  /** The access token expired and there is no refresh token: the user must sign in again. */
-  | { readonly status: 'no_refresh_token', readonly record: SessionRecord }
-  /**
-   * The refresh failed for a passing reason. `usable` says whether the current access token is
-   * still valid (then the request is served with it).
-   */
-  | { readonly status: 'unavailable', readonly record: SessionRecord, readonly usable: boolean, readonly reason: string }
-
-/** Why a refresh was attempted. */
-export type RefreshTrigger = 'expiry' | 'upstream_401'
-
-/**
- * How one coordinated refresh ended in this process:
- * - `refreshed`: this process sent the refresh grant and stored the new session;
- * - `joined`: another process (or an earlier holder) had already refreshed; its result was used;
- * - `ended`: the grant is dead (`invalid_grant`, `invalid_client`, other refusals, subject changed,
- *   id token refused, lifetime over); the session was deleted;
- * - `transient`: the provider could not answer (network, 5xx, timeout), here or at the holder;
- * - `lock_lost`: the lease ran out before the result could be stored (store outage);
- * - `wait_timeout`: another process held the lock longer than this process would wait;
- * - `store_unavailable`: the store did not answer;
- * - `no_refresh_token`: the session has no refresh token (sign in again).
- */
-export type RefreshOutcome = 'refreshed' | 'joined' | 'ended' | 'transient' | 'lock_lost' | 'wait_timeout' | 'store_unavailable' | 'no_refresh_token'
-
-/**
- * One report per coordinated refresh: per session, per process, per expiry (however many requests
- * shared it). The same fields go into the `token refresh` log line; the composition root may
- * forward them to metrics (a counter by `outcome` and `trigger`, a counter of `grantSent`, a
- * histogram of `waitedMs` and `providerMs`).
- */
-export interface RefreshReport {
-  readonly outcome: RefreshOutcome
-  readonly trigger: RefreshTrigger
-  /** True when this process sent a refresh grant to the provider (at most one per report). */
-  readonly grantSent: boolean
-  /** Time spent waiting for another holder's lock, in ms (0 when the lock was free). */
-  readonly waitedMs: number
-  /** Duration of the provider call in ms, or null when this process made none. */
-  readonly providerMs: number | null
-  /** Requests in this process that shared this refresh (single flight). */
-  readonly requests: number
-  /** The provider's error or another short machine-readable reason; null on success. */
-  readonly reason: string | null
-}
 
 export interface Refresher {
   /** Returns the session ready to forward, refreshing it first when its access token nears expiry. */
@@ -134,6 +86,12 @@ export interface RefresherOptions {
 /** Upper bound of the per-session retry pause table (a flood of failing sessions cannot grow it). */
 const MAX_PAUSED = 10_000
 
+/**
+ * Creates the refresh coordinator of one gateway process (see the design note above): single
+ * flight per session in this process, a fenced and renewed store lock across processes, waiters
+ * woken by the session events. `options.onRefresh` receives one {@link RefreshReport} per
+ * coordinated refresh, the hook through which metrics count grants and lock waits.
+ */
 export function createRefresher (options: RefresherOptions): Refresher {
   const { store, sessions, events, flows, logger } = options
   const now = options.now ?? Date.now
@@ -172,7 +130,7 @@ export function createRefresher (options: RefresherOptions): Refresher {
     grantSent: boolean
     waitedMs: number
     providerMs: number | null
-    outcome: RefreshOutcome
+    outcome: RefreshReportOutcome
     reason: string | null
   }
 
@@ -240,7 +198,7 @@ export function createRefresher (options: RefresherOptions): Refresher {
     }
   }
 
-  function done (p: Progress, outcome: RefreshOutcome, reason: string | null, result: FreshSession): FreshSession {
+  function done (p: Progress, outcome: RefreshReportOutcome, reason: string | null, result: FreshSession): FreshSession {
     p.outcome = outcome
     p.reason = reason
     return result
@@ -331,6 +289,9 @@ export function createRefresher (options: RefresherOptions): Refresher {
     },
     refreshRejected (ticket, record) {
       if (record.tokens.refreshToken === null) return Promise.resolve({ status: 'no_refresh_token', record })
+      // Within the pause after a transient failure the provider is not asked again.
+      const until = paused.get(sessions.keys(ticket).session)
+      if (until !== undefined && now() < until) return Promise.resolve(unavailable(record, 'retry_paused'))
       return singleFlight(ticket, record, 'upstream_401', (current) => current.generation <= record.generation)
     }
   }
