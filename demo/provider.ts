@@ -43,6 +43,11 @@ export interface DevProviderOptions {
   readonly accessTokenTtlSeconds?: number
   /** Default false: Google semantics (same refresh token reused, omitted from refresh responses). */
   readonly rotateRefreshTokens?: boolean
+  /**
+   * Default true. False: no refresh token is ever issued (offline access is dropped from every
+   * authorization request), like a provider or client without offline access.
+   */
+  readonly issueRefreshTokens?: boolean
   /** Delay before every token endpoint request is processed; default 0. */
   readonly tokenDelayMs?: number
   /** Offer the revocation endpoint (listed in discovery); default true. */
@@ -77,6 +82,8 @@ export interface DevProvider {
   readonly url: string
   readonly counters: DevProviderCounters
   setTokenDelay (ms: number): void
+  /** Lifetime of access tokens issued from now on (the option `accessTokenTtlSeconds` sets the first). */
+  setAccessTokenTtl (seconds: number): void
   /** While down, every request (token, discovery, sign-in…) is answered 503. */
   setDown (down: boolean): void
   /** One-shot: the next refresh that would succeed fails with this error instead. */
@@ -130,7 +137,8 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
   for (const account of options.accounts ?? DEMO_ACCOUNTS) accounts.set(account.sub, account)
   const rotate = options.rotateRefreshTokens ?? false
   const counters: DevProviderCounters = { authorizationCodeGrants: 0, refreshGrants: 0, refreshAttempts: 0, revocations: 0, userinfo: 0 }
-  const state = { down: false, tokenDelayMs: options.tokenDelayMs ?? 0, nextRefreshFailure: null as RefreshFailure | null }
+  const issueRefreshTokens = options.issueRefreshTokens ?? true
+  const state = { down: false, tokenDelayMs: options.tokenDelayMs ?? 0, nextRefreshFailure: null as RefreshFailure | null, accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600 }
   const grantsByAccount = new Map<string, Set<string>>()
   const adapterFactory = createDevAdapterFactory()
 
@@ -197,7 +205,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       }
     },
     ttl: {
-      AccessToken: options.accessTokenTtlSeconds ?? 3600,
+      AccessToken: () => state.accessTokenTtlSeconds,
       AuthorizationCode: 60,
       IdToken: ID_TOKEN_TTL_SECONDS,
       RefreshToken: REFRESH_TOKEN_TTL_SECONDS,
@@ -253,7 +261,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
   })
 
   provider.use(async (ctx, next) => {
-    if (ctx.method === 'GET' && ctx.path === ROUTES.authorization) ctx.querystring = offlineAsConsent(ctx.querystring)
+    if (ctx.method === 'GET' && ctx.path === ROUTES.authorization) ctx.querystring = issueRefreshTokens ? offlineAsConsent(ctx.querystring) : withoutOffline(ctx.querystring)
     if (ctx.path === ROUTES.token && state.tokenDelayMs > 0) await sleep(state.tokenDelayMs)
     await next()
     if (ctx.path === ROUTES.token && ctx.oidc?.params?.grant_type === 'refresh_token') {
@@ -272,6 +280,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
     url: issuer,
     counters,
     setTokenDelay (ms) { state.tokenDelayMs = Math.max(0, ms) },
+    setAccessTokenTtl (seconds) { state.accessTokenTtlSeconds = Math.max(1, Math.floor(seconds)) },
     setDown (down) { state.down = down },
     failNextRefresh (kind) { state.nextRefreshFailure = kind },
     updateAccount (sub, patch) {
@@ -313,6 +322,14 @@ export function offlineAsConsent (querystring: string): string {
     prompts.add('consent')
     query.set('prompt', [...prompts].join(' '))
   }
+  return query.toString()
+}
+
+/** Drops every way of asking for offline access, so no refresh token is issued. */
+export function withoutOffline (querystring: string): string {
+  const query = new URLSearchParams(querystring)
+  query.delete('access_type')
+  if (query.has('scope')) query.set('scope', (query.get('scope') ?? '').split(' ').filter((s) => s !== '' && s !== 'offline_access').join(' '))
   return query.toString()
 }
 

@@ -27,6 +27,7 @@ import { wantedClaims } from './policy/claims.js'
 import { createForwarding } from './proxy/forwarded.js'
 import { createIdentityHeaders } from './proxy/identity-headers.js'
 import { registerProxy } from './proxy/proxy.js'
+import { createUpstream401Handler } from './proxy/upstream-401.js'
 import { createSessionEvents } from './session/events.js'
 import { eventsChannel } from './session/keys.js'
 import { createMemoryStore } from './session/memory-store.js'
@@ -108,8 +109,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     idleTimeoutMs: config.session.idleTimeoutMs,
     waitTimeoutMs: config.provider.timeoutMs + 5000,
     now,
-    onRefresh: (outcome) => metrics.refresh(outcome),
-    onWait: (waitedMs) => metrics.refreshLockWait(waitedMs)
+    onRefresh: (report) => metrics.refresh(report)
   })
   const authenticator = createAuthenticator({ cookieName: cookieConfig.name, codec, sessions, refresher, idleTimeoutMs: config.session.idleTimeoutMs, logger, now })
 
@@ -184,6 +184,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     config,
     identityHeaders,
     forwarding,
+    onUpstream401: createUpstream401Handler({ refresher, policy }),
     onUpstreamError: (route, code) => metrics.upstreamError(route?.path ?? 'none', /TIMEOUT/i.test(code) ? 'timeout' : 'unavailable')
   })
 

@@ -50,14 +50,19 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
     if (outcome.kind === 'anonymous' && outcome.hadCookie) reply.clearCookie(cookie.name, clearCookieOptions(cookie))
     const route = request.portcullis.route
     const navigation = (request.method === 'GET' || request.method === 'HEAD') && wantsHtml(request) && route?.api !== true
+    // A session whose token expired without a refresh token re-runs sign-in silently
+    // (`prompt=none`): the provider's own session usually still stands, so the user only sees
+    // a few redirects; the callback falls back to the normal sign-in when it does not.
+    const reauth = outcome.kind === 'reauth'
     if (navigation) {
-      request.portcullis.outcome = 'redirected_to_sign_in'
-      return reply.header('cache-control', 'no-store').redirect(signInLocation(request, outcome.kind === 'reauth'), 302)
+      request.portcullis.outcome = reauth ? 'silent_sign_in' : 'redirected_to_sign_in'
+      return reply.header('cache-control', 'no-store').redirect(signInLocation(request, reauth), 302)
     }
     request.portcullis.outcome = 'unauthenticated'
     const signIn = `${publicUrl}${signInLocation(request, false)}`
     reply.header('www-authenticate', `Portcullis realm="${publicUrl}", sign_in="${signIn}"`)
-    return sendError(request, reply, outcome.kind === 'anonymous' && outcome.reason.startsWith('refresh_') ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED', { json: { sign_in: signIn } })
+    const expired = reauth || (outcome.kind === 'anonymous' && outcome.reason.startsWith('refresh_'))
+    return sendError(request, reply, expired ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED', { json: { sign_in: signIn } })
   }
 
   return async function gate (request, reply) {

@@ -7,6 +7,7 @@
  * are small fixed sets. Every name and label here is public API, listed in docs/operations.md.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { RefreshReport } from '../session/refresh-types.js'
 
 /** Seconds; from a fast local cache hit to a slow upstream. */
 const requestBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -25,8 +26,8 @@ export interface Metrics {
   request (route: string, status: number, durationMs: number): void
   upstreamError (route: string, kind: UpstreamErrorKind): void
   signIn (outcome: string): void
-  refresh (outcome: string): void
-  refreshLockWait (waitedMs: number): void
+  /** One coordinated refresh in this process (however many requests shared it). */
+  refresh (report: Pick<RefreshReport, 'outcome' | 'trigger' | 'grantSent' | 'waitedMs'>): void
   store (operation: string, durationMs: number, failed: boolean): void
   provider (operation: ProviderOperation, durationMs: number, failed: boolean): void
   configReload (outcome: 'applied' | 'rejected'): void
@@ -67,8 +68,13 @@ export function createMetrics (): Metrics {
   })
   const refreshes = new Counter({
     name: 'portcullis_refreshes_total',
-    help: 'Refresh grants sent to the provider by this process, by outcome.',
-    labelNames: ['outcome'] as const,
+    help: 'Coordinated token refreshes in this process (one per session and expiry, however many requests shared it), by outcome and trigger.',
+    labelNames: ['outcome', 'trigger'] as const,
+    registers
+  })
+  const refreshGrants = new Counter({
+    name: 'portcullis_refresh_grants_total',
+    help: 'Refresh grants this process sent to the provider.',
     registers
   })
   const lockWait = new Histogram({
@@ -118,8 +124,12 @@ export function createMetrics (): Metrics {
     },
     upstreamError: (route, kind) => upstreamErrors.inc({ route, kind }),
     signIn: (outcome) => signIns.inc({ outcome }),
-    refresh: (outcome) => refreshes.inc({ outcome }),
-    refreshLockWait: (waitedMs) => lockWait.observe(waitedMs / 1000),
+    refresh: (report) => {
+      refreshes.inc({ outcome: report.outcome, trigger: report.trigger })
+      if (report.grantSent) refreshGrants.inc()
+      // Only refreshes that found the lock held waited; a free lock is not a wait.
+      if (report.waitedMs > 0) lockWait.observe(report.waitedMs / 1000)
+    },
     store (operation, durationMs, failed) {
       storeDuration.observe({ operation }, durationMs / 1000)
       if (failed) storeErrors.inc({ operation })

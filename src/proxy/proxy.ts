@@ -6,6 +6,7 @@ import { gatewayError } from '../errors.js'
 import { sendError } from '../http/respond.js'
 import type { createForwarding } from './forwarded.js'
 import type { createIdentityHeaders } from './identity-headers.js'
+import { discard, type UpstreamResponse } from './upstream-401.js'
 
 type Headers = Record<string, string | string[] | undefined>
 
@@ -15,6 +16,11 @@ export interface ProxyOptions {
   readonly forwarding: ReturnType<typeof createForwarding>
   /** Called with each upstream failure (metrics). */
   readonly onUpstreamError?: (route: RouteConfig | null, code: string) => void
+  /**
+   * Handles an upstream 401 on a route with `refresh_on_upstream_401` (see upstream-401.ts):
+   * either `retry()` (sends the request once more, never a third time) or send `res` itself.
+   */
+  readonly onUpstream401?: (request: FastifyRequest, reply: FastifyReply, res: UpstreamResponse, retry: () => void) => Promise<void>
 }
 
 /** Origin and base path of a route's upstream, split once. */
@@ -75,6 +81,25 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
     sendError(request, reply, timeout ? 'PCS_UPSTREAM_TIMEOUT' : 'PCS_UPSTREAM_UNAVAILABLE')
   }
 
+  /** Sends the request upstream; a 401 on an opted-in route may send it once more (`retried`). */
+  function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: object, retried: boolean): FastifyReply {
+    const { basePath } = target(request)
+    request.portcullis.proxied = true
+    const onUpstream401 = options.onUpstream401
+    const onResponse = (req: FastifyRequest, rep: FastifyReply, res: UpstreamResponse): void => {
+      if (res.statusCode === 401 && !retried && onUpstream401 !== undefined && req.portcullis.route?.refreshOnUpstream401 === true) {
+        onUpstream401(req, rep, res, () => { forward(req, rep, replyOptions, true) }).catch((err: unknown) => {
+          discard(res.stream)
+          req.log.error({ err }, 'upstream 401 handling failed')
+          if (!rep.sent) sendError(req, rep, 'PCS_INTERNAL')
+        })
+        return
+      }
+      rep.send(res.stream)
+    }
+    return reply.from(basePath + (request.portcullis.path ?? '/') + request.portcullis.search, { ...replyOptions, onResponse } as never)
+  }
+
   await app.register(async (scope) => {
     // The WebSocket proxy takes its destination from the request URL: make it the normalised
     // path (with the upstream's base path) before the proxy's handler runs, after the gate.
@@ -110,11 +135,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
         return { ...headers, ...out }
       }
     },
-    handler: (request: FastifyRequest, reply: FastifyReply, _dest: string, replyOptions: object) => {
-      const { basePath } = target(request)
-      request.portcullis.proxied = true
-      return reply.from(basePath + (request.portcullis.path ?? '/') + request.portcullis.search, replyOptions as never)
-    }
+    handler: (request: FastifyRequest, reply: FastifyReply, _dest: string, replyOptions: object) => forward(request, reply, replyOptions, false)
     } as never)
   })
 

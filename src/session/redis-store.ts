@@ -24,7 +24,8 @@ interface Scripts {
   pcsSetIfLockHeld (lock: string, key: string, token: string, value: Buffer, ttlMs: number): Promise<number>
 }
 
-// The lock is free: draw a token greater than both the last one issued for this lock and the
+// The refresh lock (the hazard it prevents and how it is used: session/refresh.ts). ACQUIRE:
+// the lock is free: draw a token greater than both the last one issued for this lock and the
 // server clock in microseconds, store it as the lock's value, and remember it. Seeding from the
 // clock keeps tokens increasing even after the fence key expired, which it does (a fence key that
 // lived forever would leave one key behind per session that ever refreshed).

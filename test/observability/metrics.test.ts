@@ -64,7 +64,8 @@ t.test('metrics: after real traffic /metrics counts requests by route and status
   t.notMatch(text, /page-1234|secret-path-9876|after-refresh|users/)
 
   t.equal(sample(text, 'portcullis_sign_ins_total', { outcome: 'success' }), 1)
-  t.equal(sample(text, 'portcullis_refreshes_total', { outcome: 'success' }), 1)
+  t.equal(sample(text, 'portcullis_refreshes_total', { outcome: 'refreshed', trigger: 'expiry' }), 1)
+  t.equal(sample(text, 'portcullis_refresh_grants_total', {}), 1)
   t.equal(sample(text, 'portcullis_upstream_errors_total', { route: '/down/', kind: 'unavailable' }), 1)
   t.equal(sample(text, 'portcullis_provider_request_duration_seconds_count', { operation: 'discovery' }), 1)
   t.equal(sample(text, 'portcullis_provider_request_duration_seconds_count', { operation: 'code_exchange' }), 1)
