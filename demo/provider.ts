@@ -43,10 +43,20 @@ export interface DevProviderOptions {
   readonly accessTokenTtlSeconds?: number
   /** Default false: Google semantics (same refresh token reused, omitted from refresh responses). */
   readonly rotateRefreshTokens?: boolean
+  /**
+   * Default true. False: no refresh token is ever issued (offline access is dropped from every
+   * authorization request), like a provider or client without offline access.
+   */
+  readonly issueRefreshTokens?: boolean
   /** Delay before every token endpoint request is processed; default 0. */
   readonly tokenDelayMs?: number
   /** Offer the revocation endpoint (listed in discovery); default true. */
   readonly revocation?: boolean
+  /**
+   * Claims released only by the userinfo endpoint, never in id tokens (as many providers do with
+   * groups); default none.
+   */
+  readonly userinfoOnlyClaims?: readonly string[]
 }
 
 /** How the next refresh that would succeed is made to fail instead. */
@@ -72,6 +82,8 @@ export interface DevProvider {
   readonly url: string
   readonly counters: DevProviderCounters
   setTokenDelay (ms: number): void
+  /** Lifetime of access tokens issued from now on (the option `accessTokenTtlSeconds` sets the first). */
+  setAccessTokenTtl (seconds: number): void
   /** While down, every request (token, discovery, sign-in…) is answered 503. */
   setDown (down: boolean): void
   /** One-shot: the next refresh that would succeed fails with this error instead. */
@@ -125,7 +137,8 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
   for (const account of options.accounts ?? DEMO_ACCOUNTS) accounts.set(account.sub, account)
   const rotate = options.rotateRefreshTokens ?? false
   const counters: DevProviderCounters = { authorizationCodeGrants: 0, refreshGrants: 0, refreshAttempts: 0, revocations: 0, userinfo: 0 }
-  const state = { down: false, tokenDelayMs: options.tokenDelayMs ?? 0, nextRefreshFailure: null as RefreshFailure | null }
+  const issueRefreshTokens = options.issueRefreshTokens ?? true
+  const state = { down: false, tokenDelayMs: options.tokenDelayMs ?? 0, nextRefreshFailure: null as RefreshFailure | null, accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600 }
   const grantsByAccount = new Map<string, Set<string>>()
   const adapterFactory = createDevAdapterFactory()
 
@@ -192,7 +205,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       }
     },
     ttl: {
-      AccessToken: options.accessTokenTtlSeconds ?? 3600,
+      AccessToken: () => state.accessTokenTtlSeconds,
       AuthorizationCode: 60,
       IdToken: ID_TOKEN_TTL_SECONDS,
       RefreshToken: REFRESH_TOKEN_TTL_SECONDS,
@@ -204,7 +217,14 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
     async findAccount (_ctx: unknown, sub: string) {
       if (!accounts.has(sub)) return undefined
       // Claims are read when a token is issued, so updateAccount shows up at the next refresh.
-      return { accountId: sub, claims: async () => claimsOf(accounts.get(sub) ?? { sub }) }
+      return {
+        accountId: sub,
+        claims: async (use: string) => {
+          const claims = claimsOf(accounts.get(sub) ?? { sub })
+          if (use === 'id_token') for (const name of options.userinfoOnlyClaims ?? []) delete claims[name]
+          return claims
+        }
+      }
     },
     // Called only for a refresh grant whose token is valid, before anything is consumed: the one
     // place where an armed failure can be raised without side effects on the grant.
@@ -241,7 +261,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
   })
 
   provider.use(async (ctx, next) => {
-    if (ctx.method === 'GET' && ctx.path === ROUTES.authorization) ctx.querystring = offlineAsConsent(ctx.querystring)
+    if (ctx.method === 'GET' && ctx.path === ROUTES.authorization) ctx.querystring = issueRefreshTokens ? offlineAsConsent(ctx.querystring) : withoutOffline(ctx.querystring)
     if (ctx.path === ROUTES.token && state.tokenDelayMs > 0) await sleep(state.tokenDelayMs)
     await next()
     if (ctx.path === ROUTES.token && ctx.oidc?.params?.grant_type === 'refresh_token') {
@@ -260,6 +280,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
     url: issuer,
     counters,
     setTokenDelay (ms) { state.tokenDelayMs = Math.max(0, ms) },
+    setAccessTokenTtl (seconds) { state.accessTokenTtlSeconds = Math.max(1, Math.floor(seconds)) },
     setDown (down) { state.down = down },
     failNextRefresh (kind) { state.nextRefreshFailure = kind },
     updateAccount (sub, patch) {
@@ -301,6 +322,14 @@ export function offlineAsConsent (querystring: string): string {
     prompts.add('consent')
     query.set('prompt', [...prompts].join(' '))
   }
+  return query.toString()
+}
+
+/** Drops every way of asking for offline access, so no refresh token is issued. */
+export function withoutOffline (querystring: string): string {
+  const query = new URLSearchParams(querystring)
+  query.delete('access_type')
+  if (query.has('scope')) query.set('scope', (query.get('scope') ?? '').split(' ').filter((s) => s !== '' && s !== 'offline_access').join(' '))
   return query.toString()
 }
 

@@ -18,12 +18,18 @@ import { registerSignOut } from './http/sign-out.js'
 import { registerUserinfo } from './http/userinfo.js'
 import { createFlows } from './oidc/flows.js'
 import { createProvider } from './oidc/provider.js'
+import { registerAccessLog } from './observability/access-log.js'
+import { instrumentFlows, instrumentStore } from './observability/instrument.js'
 import { createLogger, type Logger } from './observability/logger.js'
-import { compilePolicy } from './policy/decide.js'
+import { registerMetricsRoute, startMetricsServer, type MetricsServer } from './observability/metrics-endpoint.js'
+import { createMetrics, type Metrics } from './observability/metrics.js'
+import { createLiveRouting } from './ops/live-routing.js'
+import { planReload, type ReloadPlan } from './ops/reload.js'
+import { wantedClaims } from './policy/claims.js'
 import { createForwarding } from './proxy/forwarded.js'
 import { createIdentityHeaders } from './proxy/identity-headers.js'
 import { registerProxy } from './proxy/proxy.js'
-import { createRouteTable } from './proxy/routes.js'
+import { createUpstream401Handler } from './proxy/upstream-401.js'
 import { createSessionEvents } from './session/events.js'
 import { eventsChannel } from './session/keys.js'
 import { createMemoryStore } from './session/memory-store.js'
@@ -38,23 +44,26 @@ export interface GatewayDependencies {
   readonly store?: SessionStore
   readonly logger?: Logger
   readonly now?: () => number
+  /** Metrics to record into (default: a fresh registry for this gateway). */
+  readonly metrics?: Metrics
 }
 
 export interface Gateway {
   readonly app: FastifyInstance
   readonly logger: Logger
   readonly store: SessionStore
+  readonly metrics: Metrics
   /** Listens on the configured address (or `port` when given) and returns the bound URL. */
   listen (port?: number): Promise<string>
   /** Stops accepting, drains in-flight requests (bounded by `server.shutdown_timeout`), closes the store. */
   close (): Promise<void>
-}
-
-/** Claim names the access rules look at, so sign-in keeps exactly those in the session. */
-function ruleClaims (config: Config): Set<string> {
-  const names = new Set(Object.keys(config.access.claims))
-  for (const route of config.routes) for (const name of Object.keys(route.allow?.claims ?? {})) names.add(name)
-  return names
+  /**
+   * Applies a newly loaded config's routes, access rules and log level without touching any
+   * connection; reports what changed and which other changed keys need a restart.
+   */
+  reload (next: Config): ReloadPlan
+  /** The URL of the separate metrics listener, once listening (null when metrics share the main one). */
+  metricsUrl (): string | null
 }
 
 /**
@@ -65,24 +74,32 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   const logger = deps.logger ?? createLogger(config.logging)
   const now = deps.now ?? Date.now
   const cookieConfig = config.session.cookie
+  const metrics = deps.metrics ?? createMetrics()
+  let running = config
   // Before anything is opened: a bad assertion key_file stops start-up here.
   const assertionKey = await loadAssertionKey(config)
 
   // Shared state: the store, the sessions in it, and the events every replica hears.
-  const store = deps.store ?? (config.session.store === 'memory' ? createMemoryStore() : createRedisStore(config.redis, logger))
+  const store = instrumentStore(deps.store ?? (config.session.store === 'memory' ? createMemoryStore() : createRedisStore(config.redis, logger)), metrics)
   const sessions = createSessions({ store, keyPrefix: config.redis.keyPrefix, now })
   const events = createSessionEvents(store, eventsChannel(config.redis.keyPrefix))
 
-  // The identity provider and the flows against it.
-  const provider = createProvider({ config: config.provider, logger })
-  const flows = createFlows({
+  // Routes and access rules sit behind a swappable view, so SIGHUP can replace them.
+  const live = createLiveRouting(config.access, config.routes)
+  // Claims the rules need from the provider (userinfo is read when the id token lacks one); grows on reload.
+  const wantClaims = wantedClaims(config)
+
+  // The identity provider and the flows against it (sign-in keeps the claims the rules use).
+  const provider = createProvider({ config: config.provider, logger, onDiscovery: (ok, ms) => metrics.provider('discovery', ms, !ok) })
+  const flows = instrumentFlows(createFlows({
     config: config.provider,
     provider,
     callbackUrl: `${config.server.publicUrl}${config.server.authPrefix}/callback`,
-    keepClaims: ruleClaims(config),
+    keepClaims: live.keepClaims,
+    wantClaims,
     keepIdToken: config.identity.passIdToken,
     now
-  })
+  }), metrics)
 
   // Sessions: the cookie ticket, refresh coordination, and authentication of a request.
   const codec = createTicketCodec(cookieConfig.secrets)
@@ -95,13 +112,13 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     refreshBeforeExpiryMs: config.session.refreshBeforeExpiryMs,
     idleTimeoutMs: config.session.idleTimeoutMs,
     waitTimeoutMs: config.provider.timeoutMs + 5000,
-    now
+    now,
+    onRefresh: (report) => metrics.refresh(report)
   })
   const authenticator = createAuthenticator({ cookieName: cookieConfig.name, codec, sessions, refresher, idleTimeoutMs: config.session.idleTimeoutMs, logger, now })
 
   // Decisions and what the upstream receives.
-  const policy = compilePolicy(config.access, config.routes)
-  const routes = createRouteTable(config.routes)
+  const { policy, routes } = live
   const forwarding = createForwarding(config.server.trustedProxies)
   // The signed assertion: its key and the keyring shared through the store.
   const assertions = config.identity.assertion.enabled ? createAssertions({ config, fileKey: assertionKey, store, logger, now }) : null
@@ -110,7 +127,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   const app = Fastify({
     loggerInstance: logger,
     // The gateway writes its own access log line (observability/access-log); fastify's is off.
-    logController: new LogController({ disableRequestLogging: true }),
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     requestIdHeader: false,
     genReqId: (raw) => {
       const incoming = raw.headers['x-request-id']
@@ -131,21 +148,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   app.decorateRequest('portcullis', null as never)
   app.addHook('onRequest', async (request) => { request.portcullis = newRequestState() })
   await app.register(cookie)
-
-  // One access-log line per request; never a query string, cookie or token.
-  app.addHook('onResponse', async (request, reply) => {
-    const state = request.portcullis
-    request.log.info({
-      method: request.method,
-      path: state.path ?? (request.raw.url ?? '').split('?')[0]?.slice(0, 512),
-      status: reply.statusCode,
-      durationMs: Math.round(reply.elapsedTime * 100) / 100,
-      route: state.route?.path,
-      upstream: state.proxied ? state.route?.upstream : undefined,
-      user: state.session?.record.identity.sub,
-      outcome: state.outcome ?? undefined
-    }, 'request')
-  })
+  registerAccessLog(app, metrics)
   app.addHook('onSend', async (request, reply, payload) => {
     if (!request.portcullis.proxied) reply.header(generatedHeader, 'true')
     return payload
@@ -177,14 +180,21 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   await app.register(async (scope) => {
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body))
     registerHealth(scope, { store, provider, timeoutMs: config.redis.commandTimeoutMs + 500, draining: () => draining })
-    registerSignIn(scope, { config, store, sessions, codec, flows, now })
+    if (config.metrics.enabled && config.metrics.listen === null) registerMetricsRoute(scope, metrics)
+    registerSignIn(scope, { config, store, sessions, codec, flows, now, onSignIn: (outcome) => metrics.signIn(outcome) })
     registerSignOut(scope, { config, sessions, codec, flows, events })
     registerUserinfo(scope, { config, authenticator })
-    registerForwardAuth(scope, { config, authenticator, policy, routes, isTrustedProxy: forwarding.isTrusted })
+    registerForwardAuth(scope, { config, authenticator, policy, routes, codec, isTrustedProxy: forwarding.isTrusted, now })
     registerJwks(scope, { config, keyring: assertions?.keyring ?? null })
   })
 
-  await registerProxy(app, { config, identityHeaders, forwarding })
+  await registerProxy(app, {
+    config,
+    identityHeaders,
+    forwarding,
+    onUpstream401: createUpstream401Handler({ refresher, policy, ...(assertions === null ? {} : { onAllowed: assertions.onAllowed }) }),
+    onUpstreamError: (route, code) => metrics.upstreamError(route?.path ?? 'none', /TIMEOUT/i.test(code) ? 'timeout' : 'unavailable')
+  })
 
   // Pub/sub wakes refresh waiters; until it is up they fall back to their re-check timeout.
   const subscribe = (): void => {
@@ -195,10 +205,19 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   }
   subscribe()
 
+  let metricsServer: MetricsServer | null = null
+
   async function close (): Promise<void> {
     draining = true
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, config.server.shutdownTimeoutMs).unref())
+    let timedOut = false
+    const timeout = new Promise<void>((resolve) => setTimeout(() => { timedOut = true; resolve() }, config.server.shutdownTimeoutMs).unref())
     await Promise.race([app.close(), timeout])
+    if (timedOut) {
+      // Bounded drain: whatever still runs is cut, so a stuck upstream cannot hold the shutdown.
+      logger.warn({ timeoutMs: config.server.shutdownTimeoutMs }, 'shutdown timeout reached; closing the remaining connections')
+      app.server.closeAllConnections()
+    }
+    await metricsServer?.close()
     provider.close()
     await events.stop()
     await store.close()
@@ -208,10 +227,29 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     app,
     logger,
     store,
+    metrics,
     async listen (port) {
-      return await app.listen({ host: config.server.host, port: port ?? config.server.port })
+      const url = await app.listen({ host: config.server.host, port: port ?? config.server.port })
+      if (config.metrics.enabled && config.metrics.listen !== null && metricsServer === null) {
+        metricsServer = await startMetricsServer(config.metrics.listen, metrics)
+      }
+      return url
     },
-    close
+    close,
+    reload (next) {
+      const plan = planReload(running, next)
+      live.apply(next.access, next.routes)
+      // Claims new rules need are fetched from the next sign-in or refresh on.
+      for (const name of wantedClaims(next)) wantClaims.add(name)
+      running = plan.effective
+      metrics.configReload('applied')
+      // Reported under the old level: the new one applies from the next line on.
+      logger.info({ reloaded: plan.reloaded }, plan.reloaded.length === 0 ? 'configuration reloaded; nothing to apply' : 'configuration reloaded')
+      if (plan.restartRequired.length > 0) logger.warn({ restartRequired: plan.restartRequired }, 'changed keys take effect only after a restart')
+      logger.level = next.logging.level
+      return plan
+    },
+    metricsUrl: () => metricsServer?.url ?? null
   }
 }
 

@@ -2,12 +2,15 @@
 import { readFileSync } from 'node:fs'
 import { runCheck } from './config/check.js'
 import { serve } from './main.js'
+import { runPolicyCommand } from './policy/explain.js'
 
 const usage = `Usage: portcullis <command> [--config FILE]
 
 Commands:
   serve   start the gateway
   check   validate a config file and print it with secrets redacted (exit 0 valid, 1 invalid)
+  policy explain --config FILE --path PATH [--method M] [--email E] [--groups A,B] [--claim K=V] [--json]
+          print whether a request would be allowed and the rule that decided (exit 0 allow, 1 deny, 2 error)
 
 The config file is taken from --config FILE, or from the PORTCULLIS_CONFIG environment variable.
 `
@@ -33,6 +36,7 @@ async function main (argv: readonly string[]): Promise<number> {
     process.stdout.write(usage)
     return command === undefined ? 1 : 0
   }
+  if (command === 'policy') return runPolicyCommand(rest, process.env, (s) => process.stdout.write(s), (s) => process.stderr.write(s))
   const file = configArgument(rest)
   if (file === null) {
     process.stderr.write('portcullis: --config needs a file name\n')

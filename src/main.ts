@@ -1,5 +1,6 @@
 import { buildGateway, type Gateway } from './app.js'
 import { ConfigError, loadConfigFile } from './config/load.js'
+import { handleSignals } from './ops/signals.js'
 
 /** Prints a configuration error the same way `check` does: every problem, no stack trace. */
 export function printConfigError (err: ConfigError, file: string, write: (s: string) => void): void {
@@ -8,9 +9,9 @@ export function printConfigError (err: ConfigError, file: string, write: (s: str
 }
 
 /**
- * `portcullis serve`: loads the config, starts the gateway and handles signals. SIGTERM and SIGINT
- * stop accepting connections, drain in-flight requests (bounded by `server.shutdown_timeout`),
- * close the store and exit 0.
+ * `portcullis serve`: loads the config, starts the gateway and handles signals (see
+ * `ops/signals.ts`): SIGTERM and SIGINT drain and exit 0, SIGHUP reloads routes, access rules and
+ * the log level from the same file.
  */
 export async function serve (file: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let config
@@ -24,20 +25,18 @@ export async function serve (file: string, env: NodeJS.ProcessEnv = process.env)
     throw err
   }
   const gateway: Gateway = await buildGateway(config)
-  const url = await gateway.listen()
-  gateway.logger.info({ url, publicUrl: config.server.publicUrl, store: config.session.store }, 'portcullis listening')
-
-  let stopping = false
-  const stop = (signal: string): void => {
-    if (stopping) return
-    stopping = true
-    gateway.logger.info({ signal }, 'shutting down')
-    gateway.close().then(() => process.exit(0), (err: unknown) => {
-      gateway.logger.error({ err }, 'shutdown failed')
-      process.exit(1)
-    })
+  handleSignals(gateway, {
+    loadConfig: () => loadConfigFile(file, env),
+    exit: (code) => process.exit(code)
+  })
+  let url: string
+  try {
+    url = await gateway.listen()
+  } catch (err) {
+    // Nothing else may keep the process alive when the address is taken.
+    await gateway.close().catch(() => {})
+    throw err
   }
-  process.on('SIGTERM', () => stop('SIGTERM'))
-  process.on('SIGINT', () => stop('SIGINT'))
+  gateway.logger.info({ url, publicUrl: config.server.publicUrl, store: config.session.store, metrics: gateway.metricsUrl() ?? undefined }, 'portcullis listening')
   return 0
 }

@@ -55,15 +55,24 @@ export function createAssertions (options: AssertionsOptions): Assertions {
     logger
   })
   const signer = createAssertionSigner({ keyring, issuer: config.server.publicUrl, ttlMs: settings.ttlMs, now })
-  const audiences = new Map<RouteConfig, string>(config.routes.map((route) => [route, new URL(route.upstream).origin]))
+  // By upstream URL, not by route object: a config reload replaces the route objects.
+  const audiences = new Map<string, string>()
+  const audienceOf = (route: RouteConfig): string => {
+    let origin = audiences.get(route.upstream)
+    if (origin === undefined) {
+      origin = new URL(route.upstream).origin
+      audiences.set(route.upstream, origin)
+    }
+    return origin
+  }
 
   return {
     keyring,
     signer,
     async onAllowed (request) {
       const state = request.portcullis
-      const audience = state.route === null ? undefined : audiences.get(state.route)
-      if (state.session === null || audience === undefined) return
+      if (state.session === null || state.route === null) return
+      const audience = audienceOf(state.route)
       try {
         state.assertion = await signer.assertionFor({
           sessionId: state.session.ticket.sid,

@@ -6,6 +6,7 @@ import { DEFAULTS } from './defaults.js'
 import { durationMs, readableFile } from './fields.js'
 import { parseDuration } from './duration.js'
 import { isHostName, isToken, parseHttpUrl, pathProblem } from './syntax.js'
+import { canonicalEmail } from '../policy/email.js'
 import type { Path, Problems } from './problems.js'
 import type { RawAccessRule, RawConfig } from './schema.js'
 import type { AccessRule, IdentityConfig, RouteConfig, ServerConfig } from './types.js'
@@ -31,8 +32,10 @@ export function buildAccess (raw: RawConfig, problems: Problems): AccessRule {
 
 function accessRule (raw: RawAccessRule, path: Path, problems: Problems): AccessRule {
   const emails = (raw.emails ?? []).map((email, i) => {
-    if (!/^[^@\s]+@[^@\s]+$/.test(email)) problems.add([...path, 'emails', i], 'must be an email address')
-    return email.toLowerCase()
+    // The same check the decision applies: an address it could never match is a config error.
+    const canonical = canonicalEmail(email)
+    if (canonical === null) problems.add([...path, 'emails', i], 'must be a plain ASCII email address such as alice@example.com')
+    return canonical ?? email.toLowerCase()
   })
   const emailDomains = (raw.email_domains ?? []).map((domain, i) => {
     const value = domain.toLowerCase().replace(/^@/, '')

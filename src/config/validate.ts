@@ -51,8 +51,11 @@ function buildServer (raw: RawConfig, problems: Problems, baseDir: string): Serv
 
   const allowedRedirectHosts = (s.allowed_redirect_hosts ?? D.allowed_redirect_hosts).map((entry, i) => {
     const host = entry.toLowerCase()
-    if (!isHostName(host.startsWith('.') ? host.slice(1) : host)) {
-      problems.add(['server', 'allowed_redirect_hosts', i], 'must be a host name, or .example.com for all its subdomains')
+    // An optional :port, for apps served on a non-default port (the redirect validator matches it exactly).
+    const port = /:(\d{1,5})$/.exec(host)
+    const name = port === null ? host : host.slice(0, port.index)
+    if (!isHostName(name.startsWith('.') ? name.slice(1) : name) || (port !== null && Number(port[1]) > 65535)) {
+      problems.add(['server', 'allowed_redirect_hosts', i], 'must be a host name (optionally with :port), or .example.com for all its subdomains')
     }
     return host
   })

@@ -10,6 +10,13 @@ import { clearCookieOptions } from './cookies.js'
 import { forbiddenPage } from './pages.js'
 import { sendError, sendPage, wantsHtml } from './respond.js'
 
+/** The `Allow` header of a 405: the listed methods, with HEAD wherever GET is listed. */
+export function allowHeader (methods: readonly string[]): string {
+  const all = new Set(methods)
+  if (all.has('GET')) all.add('HEAD')
+  return [...all].join(', ')
+}
+
 export interface GateOptions {
   readonly config: Config
   readonly routes: RouteTable
@@ -43,14 +50,19 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
     if (outcome.kind === 'anonymous' && outcome.hadCookie) reply.clearCookie(cookie.name, clearCookieOptions(cookie))
     const route = request.portcullis.route
     const navigation = (request.method === 'GET' || request.method === 'HEAD') && wantsHtml(request) && route?.api !== true
+    // A session whose token expired without a refresh token re-runs sign-in silently
+    // (`prompt=none`): the provider's own session usually still stands, so the user only sees
+    // a few redirects; the callback falls back to the normal sign-in when it does not.
+    const reauth = outcome.kind === 'reauth'
     if (navigation) {
-      request.portcullis.outcome = 'redirected_to_sign_in'
-      return reply.header('cache-control', 'no-store').redirect(signInLocation(request, outcome.kind === 'reauth'), 302)
+      request.portcullis.outcome = reauth ? 'silent_sign_in' : 'redirected_to_sign_in'
+      return reply.header('cache-control', 'no-store').redirect(signInLocation(request, reauth), 302)
     }
     request.portcullis.outcome = 'unauthenticated'
     const signIn = `${publicUrl}${signInLocation(request, false)}`
     reply.header('www-authenticate', `Portcullis realm="${publicUrl}", sign_in="${signIn}"`)
-    return sendError(request, reply, outcome.kind === 'anonymous' && outcome.reason.startsWith('refresh_') ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED', { json: { sign_in: signIn } })
+    const expired = reauth || (outcome.kind === 'anonymous' && outcome.reason.startsWith('refresh_'))
+    return sendError(request, reply, expired ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED', { json: { sign_in: signIn } })
   }
 
   return async function gate (request, reply) {
@@ -75,9 +87,16 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
       state.outcome = 'no_route'
       return void sendError(request, reply, 'PCS_NOT_FOUND')
     }
-    if (route.public) {
+    // Method and public-route rules need no session: decide them before touching the store.
+    const before = decide(policy, route, request.method, null)
+    if (before.outcome === 'public') {
       state.outcome = 'public'
       return
+    }
+    if (before.outcome === 'method_not_allowed') {
+      request.log.debug({ decision: before.rule, allow: false }, 'access decision')
+      state.outcome = 'method_not_allowed'
+      return void sendError(request, reply.header('allow', allowHeader(route.methods ?? [])), 'PCS_METHOD_NOT_ALLOWED')
     }
 
     let outcome: AuthOutcome
@@ -93,8 +112,8 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
     if (outcome.kind !== 'signed_in') return void unauthenticated(request, reply, outcome)
 
     state.session = { ticket: outcome.ticket, record: outcome.record }
-    const decision = decide(policy, outcome.record.identity, route, request.method)
-    request.log.debug({ decision: decision.reason, allow: decision.allow }, 'access decision')
+    const decision = decide(policy, route, request.method, outcome.record.identity)
+    request.log.debug({ decision: decision.rule, allow: decision.allow }, 'access decision')
     if (!decision.allow) {
       state.outcome = 'denied'
       if (wantsHtml(request) && route.api !== true) {

@@ -31,12 +31,17 @@ export function errorPage (title: string, message: string, code: string, extraHt
   return page(title, `<p>${escapeHtml(message)}</p>${extraHtml}`, `Portcullis · ${code}`)
 }
 
-/** The 403 page: who is signed in and how to switch accounts, without revealing the rules. */
-export function forbiddenPage (email: string, signOutAction: string): string {
+/**
+ * The 403 page: who is signed in and how to switch accounts, without revealing the rules. With
+ * `link`, sign-out is a link to the sign-out page instead of a form: a forward-auth answer is
+ * shown on the application's origin, where a form posting to the gateway would be refused.
+ */
+export function forbiddenPage (email: string, signOutAction: string, link = false): string {
+  const label = 'Sign out and use another account'
   return page('Access denied',
     `<p>You are signed in as <strong>${escapeHtml(email)}</strong>, which is not allowed to use this page.</p>` +
     '<p>If you should have access, ask the owner of this application, or sign in with another account.</p>' +
-    signOutForm(signOutAction, 'Sign out and use another account'),
+    (link ? `<p><a class="button" href="${escapeHtml(signOutAction)}">${escapeHtml(label)}</a></p>` : signOutForm(signOutAction, label)),
     'Portcullis · PCS_FORBIDDEN')
 }
 

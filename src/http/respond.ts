@@ -12,7 +12,9 @@ const pageHeaders = {
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer'
+  // same-origin, not no-referrer: under no-referrer browsers send `Origin: null` with the
+  // sign-out form's POST, and the cross-site check would refuse our own button.
+  'referrer-policy': 'same-origin'
 } as const
 
 /** True for a top-level browser navigation (it should see pages and redirects, not JSON). */

@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from 'pino'
+import pretty from 'pino-pretty'
 import type { LoggingConfig } from '../config/types.js'
 
 /**
@@ -17,6 +18,24 @@ export const redactPaths: readonly string[] = Object.freeze([
   'headers.cookie',
   'headers.authorization',
   'headers["set-cookie"]',
+  'headers["x-forwarded-access-token"]',
+  '*.headers.cookie',
+  '*.headers.authorization',
+  '*.headers["set-cookie"]',
+  '*.headers["x-forwarded-access-token"]',
+  'cookie',
+  'authorization',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'accessToken',
+  'refreshToken',
+  'idToken',
+  'client_secret',
+  'clientSecret',
+  'tokens',
+  '*.tokens',
+  '*.codeVerifier',
   '*.access_token',
   '*.refresh_token',
   '*.id_token',
@@ -31,8 +50,10 @@ export const redactPaths: readonly string[] = Object.freeze([
 ])
 
 /**
- * Creates the process logger: JSON lines by default, human-readable with `logging.format: pretty`
- * (the pretty printer is optional and only loaded when asked for).
+ * Creates the process logger: JSON lines on stdout by default, one human-readable line per event
+ * with `logging.format: pretty`. Both write synchronously in this thread (no worker transport),
+ * so the last lines before an exit at shutdown are never lost. Redaction applies to both.
+ * `destination` (tests) receives the JSON lines whatever the format.
  */
 export function createLogger (config: LoggingConfig, destination?: NodeJS.WritableStream): Logger {
   const options: LoggerOptions = {
@@ -44,9 +65,9 @@ export function createLogger (config: LoggingConfig, destination?: NodeJS.Writab
   }
   if (destination !== undefined) return pino(options, destination)
   if (config.format === 'pretty') {
-    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: false, singleLine: true } } })
+    return pino(options, pretty({ colorize: false, singleLine: true, sync: true, translateTime: 'SYS:standard', ignore: 'service' }))
   }
-  return pino(options)
+  return pino(options, pino.destination({ dest: 1, sync: true }))
 }
 
 export type { Logger }

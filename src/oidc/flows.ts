@@ -40,6 +40,11 @@ export interface FlowOptions {
   readonly callbackUrl: string
   /** Claim names some access rule uses; copied into the session. */
   readonly keepClaims: ReadonlySet<string>
+  /**
+   * Claims the gateway needs (the groups claim, rule claims). When one is missing from the id
+   * token and the provider has a userinfo endpoint, userinfo is fetched and merged in.
+   */
+  readonly wantClaims?: ReadonlySet<string>
   /** Keep the id token in the session (only needed when it is passed upstream). */
   readonly keepIdToken: boolean
   readonly now?: () => number
@@ -63,6 +68,17 @@ export function createFlows (options: FlowOptions): Flows {
       idToken: options.keepIdToken ? (response.id_token ?? previous?.idToken ?? null) : null,
       accessTokenExpiresAt: typeof expiresIn === 'number' ? now() + expiresIn * 1000 : null
     }
+  }
+
+  /**
+   * The userinfo claims when the id token lacks a wanted claim (many providers put groups only
+   * there), else undefined. Userinfo must name the same subject; it may add claims, never
+   * replace the id token's (see identityFromClaims).
+   */
+  async function userinfoIfNeeded (configuration: client.Configuration, idClaims: Readonly<Record<string, unknown>>, accessToken: string): Promise<Record<string, unknown> | undefined> {
+    const missing = [...options.wantClaims ?? []].some((name) => idClaims[name] === undefined)
+    if (!missing || configuration.serverMetadata().userinfo_endpoint === undefined) return undefined
+    return await client.fetchUserInfo(configuration, accessToken, String(idClaims.sub)) as Record<string, unknown>
   }
 
   return {
@@ -108,7 +124,15 @@ export function createFlows (options: FlowOptions): Flows {
       }
       const claims = response.claims()
       if (claims === undefined) throw gatewayError('PCS_LOGIN_CODE_INVALID', { details: { reason: 'no id token' } })
-      return { identity: identityFromClaims(config, keepClaims, claims), tokens: tokensFrom(response, null) }
+      let userinfo
+      try {
+        userinfo = await userinfoIfNeeded(configuration, claims, response.access_token)
+      } catch (err) {
+        const failure = classifyProviderError(err)
+        if (failure.kind === 'transient') throw gatewayError('PCS_PROVIDER_UNAVAILABLE', { cause: err })
+        throw gatewayError('PCS_LOGIN_CODE_INVALID', { cause: err, details: { reason: `userinfo: ${failure.reason}` } })
+      }
+      return { identity: identityFromClaims(config, keepClaims, claims, userinfo), tokens: tokensFrom(response, null) }
     },
 
     async refresh (identity, tokens) {
@@ -116,8 +140,9 @@ export function createFlows (options: FlowOptions): Flows {
         return { ok: false, failure: { kind: 'terminal', reason: 'no_refresh_token', cause: null } }
       }
       let response
+      let configuration
       try {
-        const configuration = await provider.configuration()
+        configuration = await provider.configuration()
         response = await client.refreshTokenGrant(configuration, tokens.refreshToken)
       } catch (err) {
         if (err instanceof GatewayError) return { ok: false, failure: { kind: 'transient', reason: 'provider_unavailable', cause: err } }
@@ -132,8 +157,20 @@ export function createFlows (options: FlowOptions): Flows {
       if (claims.sub !== identity.sub) {
         return { ok: false, failure: { kind: 'terminal', reason: 'subject_changed', cause: null } }
       }
+      let userinfo: Record<string, unknown> | undefined
+      let userinfoFailed = false
       try {
-        return { ok: true, identity: identityFromClaims(config, keepClaims, claims), tokens: next }
+        userinfo = await userinfoIfNeeded(configuration, claims, next.accessToken)
+      } catch {
+        // The grant is already refreshed (and a rotated refresh token is only in `next`), so a
+        // userinfo hiccup must not throw the new tokens away: the groups and rule claims of the
+        // previous sign-in or refresh stay until the next refresh.
+        userinfoFailed = true
+      }
+      try {
+        const fresh = identityFromClaims(config, keepClaims, claims, userinfo)
+        if (userinfoFailed) return { ok: true, identity: { ...fresh, groups: identity.groups, claims: identity.claims }, tokens: next }
+        return { ok: true, identity: fresh, tokens: next }
       } catch (err) {
         // The provider no longer vouches for this account (email unverified, hosted domain changed).
         return { ok: false, failure: { kind: 'terminal', reason: 'claims_invalid', cause: err } }

@@ -26,6 +26,8 @@ export interface ProviderOptions {
   /** First retry delay; doubles up to maxRetryDelayMs. */
   readonly retryDelayMs?: number
   readonly maxRetryDelayMs?: number
+  /** Called after each discovery attempt with its result and duration (metrics). */
+  readonly onDiscovery?: (ok: boolean, durationMs: number) => void
 }
 
 /**
@@ -48,13 +50,16 @@ export function createProvider (options: ProviderOptions): Provider {
   }
 
   async function discover (): Promise<void> {
+    const started = performance.now()
     try {
       current = await client.discovery(
         new URL(config.issuer), config.clientId, { client_secret: config.clientSecret },
         client.ClientSecretPost(config.clientSecret), discoveryOptions)
+      options.onDiscovery?.(true, performance.now() - started)
       logger.info({ issuer: config.issuer }, 'provider discovery succeeded')
     } catch (err) {
       lastError = err
+      options.onDiscovery?.(false, performance.now() - started)
       logger.warn({ issuer: config.issuer, err: describe(err), retryInMs: delay }, 'provider discovery failed')
       if (!closed) {
         timer = setTimeout(attempt, delay)

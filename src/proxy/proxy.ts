@@ -6,6 +6,7 @@ import { gatewayError } from '../errors.js'
 import { sendError } from '../http/respond.js'
 import type { createForwarding } from './forwarded.js'
 import type { createIdentityHeaders } from './identity-headers.js'
+import { discard, type UpstreamResponse } from './upstream-401.js'
 
 type Headers = Record<string, string | string[] | undefined>
 
@@ -15,6 +16,11 @@ export interface ProxyOptions {
   readonly forwarding: ReturnType<typeof createForwarding>
   /** Called with each upstream failure (metrics). */
   readonly onUpstreamError?: (route: RouteConfig | null, code: string) => void
+  /**
+   * Handles an upstream 401 on a route with `refresh_on_upstream_401` (see upstream-401.ts):
+   * either `retry()` (sends the request once more, never a third time) or send `res` itself.
+   */
+  readonly onUpstream401?: (request: FastifyRequest, reply: FastifyReply, res: UpstreamResponse, retry: () => void) => Promise<void>
 }
 
 /** Origin and base path of a route's upstream, split once. */
@@ -31,13 +37,18 @@ function splitUpstream (upstream: string): { origin: string, basePath: string } 
  */
 export async function registerProxy (app: FastifyInstance, options: ProxyOptions): Promise<void> {
   const { config, identityHeaders, forwarding } = options
-  const upstreams = new Map<RouteConfig, { origin: string, basePath: string }>()
-  for (const route of config.routes) upstreams.set(route, splitUpstream(route.upstream))
+  // Split lazily per route object: a config reload brings new route objects, and a request
+  // still in flight keeps the upstream of the route it matched.
+  const upstreams = new WeakMap<RouteConfig, { origin: string, basePath: string }>()
 
   function target (request: FastifyRequest): { origin: string, basePath: string } {
     const route = request.portcullis.route
-    const upstream = route === null ? undefined : upstreams.get(route)
-    if (upstream === undefined) throw gatewayError('PCS_NOT_FOUND')
+    if (route === null) throw gatewayError('PCS_NOT_FOUND')
+    let upstream = upstreams.get(route)
+    if (upstream === undefined) {
+      upstream = splitUpstream(route.upstream)
+      upstreams.set(route, upstream)
+    }
     return upstream
   }
 
@@ -68,6 +79,25 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
     request.portcullis.outcome = timeout ? 'upstream_timeout' : 'upstream_unavailable'
     request.log.warn({ code: error.code, upstream: request.portcullis.route?.upstream }, 'upstream request failed')
     sendError(request, reply, timeout ? 'PCS_UPSTREAM_TIMEOUT' : 'PCS_UPSTREAM_UNAVAILABLE')
+  }
+
+  /** Sends the request upstream; a 401 on an opted-in route may send it once more (`retried`). */
+  function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: object, retried: boolean): FastifyReply {
+    const { basePath } = target(request)
+    request.portcullis.proxied = true
+    const onUpstream401 = options.onUpstream401
+    const onResponse = (req: FastifyRequest, rep: FastifyReply, res: UpstreamResponse): void => {
+      if (res.statusCode === 401 && !retried && onUpstream401 !== undefined && req.portcullis.route?.refreshOnUpstream401 === true) {
+        onUpstream401(req, rep, res, () => { forward(req, rep, replyOptions, true) }).catch((err: unknown) => {
+          discard(res.stream)
+          req.log.error({ err }, 'upstream 401 handling failed')
+          if (!rep.sent) sendError(req, rep, 'PCS_INTERNAL')
+        })
+        return
+      }
+      rep.send(res.stream)
+    }
+    return reply.from(basePath + (request.portcullis.path ?? '/') + request.portcullis.search, { ...replyOptions, onResponse } as never)
   }
 
   await app.register(async (scope) => {
@@ -105,11 +135,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
         return { ...headers, ...out }
       }
     },
-    handler: (request: FastifyRequest, reply: FastifyReply, _dest: string, replyOptions: object) => {
-      const { basePath } = target(request)
-      request.portcullis.proxied = true
-      return reply.from(basePath + (request.portcullis.path ?? '/') + request.portcullis.search, replyOptions as never)
-    }
+    handler: (request: FastifyRequest, reply: FastifyReply, _dest: string, replyOptions: object) => forward(request, reply, replyOptions, false)
     } as never)
   })
 

@@ -1,7 +1,11 @@
 import type { SessionStore } from './store.js'
 
-/** What happened to a session, announced to every gateway process sharing the store. */
-export type SessionEventKind = 'refreshed' | 'ended' | 'released'
+/**
+ * What happened to a session, announced to every gateway process sharing the store: `refreshed`
+ * (a new record is stored), `ended` (it was deleted), `failed` (a refresh failed for a passing
+ * reason; the record is unchanged), `released` (the refresh lock is free again).
+ */
+export type SessionEventKind = 'refreshed' | 'ended' | 'failed' | 'released'
 
 export interface SessionEvents {
   /** Subscribes once; until it resolves, waiters fall back to their timeout. */
@@ -9,16 +13,19 @@ export interface SessionEvents {
   /** Announces an event about the session whose store key is `id`. Never throws. */
   publish (kind: SessionEventKind, id: string): Promise<void>
   /**
-   * Resolves with the next event about `id`, or null after `timeoutMs`. Waiters are woken by the
-   * store's pub/sub, so a process waiting on another's refresh does not poll the store in a loop.
+   * Resolves with the next event about `id`, or null after `timeoutMs` or once `signal` aborts.
+   * Waiters are woken by the store's pub/sub, so a process waiting on another's refresh does not
+   * poll the store in a loop. The waiter is registered synchronously: an event published after
+   * this call returns is never missed, which lets a caller start waiting before it asks for the
+   * lock and so close the gap between "the lock is taken" and "I am listening".
    */
-  waitFor (id: string, timeoutMs: number): Promise<SessionEventKind | null>
+  waitFor (id: string, timeoutMs: number, signal?: AbortSignal): Promise<SessionEventKind | null>
   /** Calls `listener` for every event (used to invalidate in-process caches). */
   onEvent (listener: (kind: SessionEventKind, id: string) => void): void
   stop (): Promise<void>
 }
 
-const kinds = new Set<string>(['refreshed', 'ended', 'released'])
+const kinds = new Set<string>(['refreshed', 'ended', 'failed', 'released'])
 
 /** The session event bus over the store's publish/subscribe. */
 export function createSessionEvents (store: SessionStore, channel: string): SessionEvents {
@@ -49,8 +56,9 @@ export function createSessionEvents (store: SessionStore, channel: string): Sess
         // Waiters re-check on their timeout; a lost announcement only makes them a little later.
       }
     },
-    waitFor (id, timeoutMs) {
+    waitFor (id, timeoutMs, signal) {
       return new Promise((resolve) => {
+        if (signal?.aborted === true) return resolve(null)
         let set = waiters.get(id)
         if (set === undefined) {
           set = new Set()
@@ -58,15 +66,18 @@ export function createSessionEvents (store: SessionStore, channel: string): Sess
         }
         const wake = (kind: SessionEventKind | null): void => {
           clearTimeout(timer)
+          signal?.removeEventListener('abort', cancel)
           resolve(kind)
         }
-        const timer = setTimeout(() => {
+        const cancel = (): void => {
           const current = waiters.get(id)
           current?.delete(wake)
           if (current?.size === 0) waiters.delete(id)
-          resolve(null)
-        }, timeoutMs)
+          wake(null)
+        }
+        const timer = setTimeout(cancel, timeoutMs)
         timer.unref()
+        signal?.addEventListener('abort', cancel, { once: true })
         set.add(wake)
       })
     },

@@ -1,36 +1,20 @@
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import type { RedisConfig } from '../config/types.js'
 import { gatewayError, isGatewayError } from '../errors.js'
+import { backoff, connect, parseNode, type Client } from './redis-connect.js'
+import { watchSentinels } from './sentinel-watch.js'
 import { checkTtl, type SessionStore } from './store.js'
 
 /*
  * The Redis implementation of the store port, and the one place ioredis errors enter the gateway.
- *
- * Failure behaviour is the point of most of the options below. The gateway must fail closed and
- * fast when Redis is gone or stalled (a request waiting on a dead store holds a socket and tells
- * the user nothing), and must come back by itself when Redis does:
- * - the offline queue is off: a command issued while disconnected is never parked and sent
- *   minutes later (a late SET would resurrect a session signed out meanwhile). Instead `run`
- *   waits for the connection to become ready, at most the command timeout, then gives up;
- * - `commandTimeout` bounds a command sent to a server that stopped answering (SIGSTOP, a full
- *   network partition) and `connectTimeout` a connection attempt;
- * - `socketTimeout` drops a connection on which replies are awaited but nothing arrives for twice
- *   the command timeout. Without it a peer that vanished without a reset (host gone, failover
- *   behind a silent network) would keep a "ready" connection whose every command times out
- *   until TCP keepalive gives up, many minutes later; with it the client reconnects, which
- *   is also how it finds a new primary;
- * - `maxRetriesPerRequest: 0` and no resend of unfulfilled commands: a command in flight when the
- *   connection drops is rejected at once rather than replayed (INCR and the lock scripts are
- *   not idempotent);
- * - the retry strategy reconnects forever with a capped backoff, so recovery needs no restart.
+ * How it connects (standalone, Sentinel, Cluster), and why the connections fail fast and
+ * reconnect forever, is in redis-connect.ts.
  */
 
 export interface StoreLogger {
   warn (obj: object, msg: string): void
   info (obj: object, msg: string): void
 }
-
-type Client = Redis | Cluster
 
 /** Commands defined from the Lua scripts below (ioredis caches them with EVALSHA). */
 interface Scripts {
@@ -40,7 +24,8 @@ interface Scripts {
   pcsSetIfLockHeld (lock: string, key: string, token: string, value: Buffer, ttlMs: number): Promise<number>
 }
 
-// The lock is free: draw a token greater than both the last one issued for this lock and the
+// The refresh lock (the hazard it prevents and how it is used: session/refresh.ts). ACQUIRE:
+// the lock is free: draw a token greater than both the last one issued for this lock and the
 // server clock in microseconds, store it as the lock's value, and remember it. Seeding from the
 // clock keeps tokens increasing even after the fence key expired, which it does (a fence key that
 // lived forever would leave one key behind per session that ever refreshed).
@@ -67,52 +52,6 @@ return 1`
 /** The fence key outlives its lock by this much so a quick re-acquire continues its sequence. */
 const FENCE_GRACE_MS = 60_000
 
-/** Reconnect delay: doubling from 50 ms, capped at 2 s, with jitter so replicas do not stampede. */
-function backoff (times: number): number {
-  return Math.min(50 * 2 ** Math.min(times - 1, 10), 2000) + Math.floor(Math.random() * 100)
-}
-
-/** Parses `host:port` or `[v6]:port`. */
-function parseNode (node: string): { host: string, port: number } {
-  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(node.trim())
-  if (m === null) throw new RangeError(`not a host:port: ${node}`)
-  return { host: m[1]!, port: Number(m[2]) }
-}
-
-function connect (config: RedisConfig): Client {
-  const common = {
-    connectTimeout: config.connectTimeoutMs,
-    commandTimeout: config.commandTimeoutMs,
-    socketTimeout: config.commandTimeoutMs * 2,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    connectionName: 'portcullis',
-    ...(config.password === null ? {} : { password: config.password })
-  } satisfies RedisOptions
-  if (config.cluster !== null) {
-    const options: ClusterOptions = {
-      enableOfflineQueue: false,
-      clusterRetryStrategy: backoff,
-      slotsRefreshTimeout: config.connectTimeoutMs,
-      redisOptions: common
-    }
-    return new Cluster(config.cluster.nodes.map(parseNode), options)
-  }
-  const options: RedisOptions = { ...common, enableOfflineQueue: false, retryStrategy: backoff }
-  if (config.sentinel !== null) {
-    return new Redis({
-      ...options,
-      sentinels: config.sentinel.nodes.map(parseNode),
-      name: config.sentinel.name,
-      sentinelRetryStrategy: backoff,
-      sentinelCommandTimeout: config.commandTimeoutMs,
-      ...(config.sentinel.password === null ? {} : { sentinelPassword: config.sentinel.password })
-    })
-  }
-  if (config.url === null) throw new RangeError('redis: one of url, sentinel or cluster is required')
-  return new Redis(config.url, options)
-}
-
 function defineScripts (client: Client): Client & Scripts {
   client.defineCommand('pcsAcquire', { numberOfKeys: 2, lua: ACQUIRE })
   client.defineCommand('pcsRenew', { numberOfKeys: 1, lua: RENEW })
@@ -137,6 +76,25 @@ export function createRedisStore (config: RedisConfig, logger?: StoreLogger): Se
   const channels = new Map<string, { handlers: Set<{ handler: (message: string) => void }>, ready: Promise<void> }>()
 
   watch(client, 'commands')
+  const sentinelWatch = config.sentinel === null
+    ? null
+    : watchSentinels({
+      name: config.sentinel.name,
+      nodes: config.sentinel.nodes.map(parseNode),
+      password: config.sentinel.password,
+      connectTimeoutMs: config.connectTimeoutMs,
+      backoff,
+      onSwitch: (primary) => {
+        for (const c of [client, subscriber]) {
+          if (!(c instanceof Redis) || c.status !== 'ready') continue
+          if (c.stream.remoteAddress === primary.host && c.stream.remotePort === primary.port) continue
+          // Reconnecting asks the sentinels again, which now name the new primary. Commands in
+          // flight are rejected (503), not resent.
+          c.disconnect(true)
+          logger?.info({ store: 'redis', role: c === client ? 'commands' : 'subscriber', primary: `${primary.host}:${primary.port}` }, 'session store primary switched')
+        }
+      }
+    })
 
   /**
    * Tracks a connection: callers waiting for it to be ready, and log lines on transitions only
@@ -298,6 +256,7 @@ export function createRedisStore (config: RedisConfig, logger?: StoreLogger): Se
       if (closed) return
       closed = true
       channels.clear()
+      sentinelWatch?.close()
       const all = subscriber === null ? [client] : [client, subscriber]
       await Promise.all(all.map(async (c) => {
         let timer: NodeJS.Timeout | undefined

@@ -22,7 +22,7 @@ t.test('access: any one kind of rule is enough; "*" must be written out', async 
 t.test('access: emails and domains are checked and lower-cased', async t => {
   t.strictSame(configWith(r => { r.access = { email_domains: ['@Example.COM'] } }).access.emailDomains, ['example.com'])
   t.strictSame(problemsWith(r => { r.access = { emails: ['nobody'], email_domains: ['*.example.com', 'exa mple.com'] } }), [
-    'access.emails[0]: must be an email address',
+    'access.emails[0]: must be a plain ASCII email address such as alice@example.com',
     'access.email_domains[0]: must be a domain such as example.com, or "*" for any verified email',
     'access.email_domains[1]: must be a domain such as example.com, or "*" for any verified email'
   ])
@@ -103,7 +103,13 @@ t.test('routes[].allow: same shape as access, must name a rule', async t => {
   })
   t.strictSame(problemsWith(r => { r.routes[0].allow = {} }), ['routes[0].allow: must name at least one of emails, email_domains, groups or claims'])
   t.strictSame(problemsWith(r => { r.routes[0].allow = { users: ['a'] } }), ['routes[0].allow.users: unknown key'])
-  t.strictSame(problemsWith(r => { r.routes[0].allow = { emails: ['x'] } }), ['routes[0].allow.emails[0]: must be an email address'])
+  t.strictSame(problemsWith(r => { r.routes[0].allow = { emails: ['x'] } }), ['routes[0].allow.emails[0]: must be a plain ASCII email address such as alice@example.com'])
+})
+
+t.test('access.emails: an address the decision could never match is refused, not silently dropped', async t => {
+  const message = (i: number): string => `access.emails[${i}]: must be a plain ASCII email address such as alice@example.com`
+  t.strictSame(problemsWith(r => { r.access = { emails: ['a@b@example.com', 'ann@example.com.', '\u0430nn@example.com', 'ann@exa_mple.com', ' ann@example.com'] } }),
+    [message(0), message(1), message(2), message(3), message(4)])
 })
 
 t.test('identity.headers: valid header names, all distinct (the assertion header included)', async t => {

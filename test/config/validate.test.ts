@@ -44,11 +44,13 @@ t.test('server.trusted_proxies: IP addresses or CIDRs', async t => {
   ])
 })
 
-t.test('server.allowed_redirect_hosts: host names or .domain, lower-cased', async t => {
-  t.strictSame(configWith(r => { r.server.allowed_redirect_hosts = ['Docs.Example.com', '.example.org'] }).server.allowedRedirectHosts, ['docs.example.com', '.example.org'])
-  t.strictSame(problemsWith(r => { r.server.allowed_redirect_hosts = ['https://x.example', 'a..b'] }), [
-    'server.allowed_redirect_hosts[0]: must be a host name, or .example.com for all its subdomains',
-    'server.allowed_redirect_hosts[1]: must be a host name, or .example.com for all its subdomains'
+t.test('server.allowed_redirect_hosts: host names or .domain, optionally with :port, lower-cased', async t => {
+  t.strictSame(configWith(r => { r.server.allowed_redirect_hosts = ['Docs.Example.com', '.example.org', 'app.example.net:8443'] }).server.allowedRedirectHosts, ['docs.example.com', '.example.org', 'app.example.net:8443'])
+  t.strictSame(problemsWith(r => { r.server.allowed_redirect_hosts = ['https://x.example', 'a..b', 'x.example:99999', 'x.example:'] }), [
+    'server.allowed_redirect_hosts[0]: must be a host name (optionally with :port), or .example.com for all its subdomains',
+    'server.allowed_redirect_hosts[1]: must be a host name (optionally with :port), or .example.com for all its subdomains',
+    'server.allowed_redirect_hosts[2]: must be a host name (optionally with :port), or .example.com for all its subdomains',
+    'server.allowed_redirect_hosts[3]: must be a host name (optionally with :port), or .example.com for all its subdomains'
   ])
 })
 

@@ -18,6 +18,8 @@ export interface RedisServer {
   pause (): void
   /** Thaws a paused process (SIGCONT). */
   resume (): void
+  /** Kills the process (SIGKILL), as a crash would, and waits until it has exited. */
+  kill (): Promise<void>
   /** Stops (if running), then starts again on the same port and data directory; the data survives. */
   restart (): Promise<void>
 }
@@ -97,7 +99,7 @@ function waitExit (child: ChildProcess, ms: number): Promise<boolean> {
 }
 
 /** Runs one command on 127.0.0.1:`port` with a short-lived connection; for setting servers up. */
-async function command (port: number, ...args: Array<string | number>): Promise<unknown> {
+export async function command (port: number, ...args: Array<string | number>): Promise<unknown> {
   const c = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, commandTimeout: 2000 })
   try {
     await c.connect()
@@ -144,6 +146,13 @@ export interface StartRedisOptions {
   readonly cluster?: boolean
   /** Listen on this port instead of a free one (to bring up a server a client already waits for). */
   readonly port?: number
+  /**
+   * With `cluster`: false starts a node owning no slots, for building a multi-node cluster
+   * (test/helpers/redis-ha.ts). Default: true.
+   */
+  readonly ownAllSlots?: boolean
+  /** More redis-server arguments, e.g. `['--replicaof', '127.0.0.1', '6379']`. */
+  readonly args?: readonly string[]
 }
 
 /**
@@ -161,7 +170,8 @@ export async function startRedis (options: StartRedisOptions = {}): Promise<Redi
     '--save', '', '--appendonly', 'yes', '--appendfsync', 'always',
     // A lone node never learns its own address from peers; without announcing one it reports an
     // empty host and cluster clients cannot connect to it.
-    ...(options.cluster === true ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-announce-ip', '127.0.0.1'] : [])
+    ...(options.cluster === true ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-announce-ip', '127.0.0.1'] : []),
+    ...(options.args ?? [])
   ]
 
   // A port taken between freePort() and the bind makes redis-server exit: try a few.
@@ -177,7 +187,8 @@ export async function startRedis (options: StartRedisOptions = {}): Promise<Redi
     }
   }
   if (child === null) throw lastError
-  if (options.cluster === true) {
+  const ownsAllSlots = options.cluster === true && options.ownAllSlots !== false
+  if (ownsAllSlots) {
     await command(port, 'CLUSTER', 'ADDSLOTSRANGE', 0, 16383)
     await clusterReady(port)
   }
@@ -211,10 +222,15 @@ export async function startRedis (options: StartRedisOptions = {}): Promise<Redi
       current.kill('SIGSTOP')
     },
     resume,
+    async kill () {
+      if (current.exitCode !== null || current.signalCode !== null) return
+      current.kill('SIGKILL')
+      await waitExit(current, 5000)
+    },
     async restart () {
       await stop()
       current = await launch(binary, port, args)
-      if (options.cluster === true) await clusterReady(port)
+      if (ownsAllSlots) await clusterReady(port)
     }
   }
 }
@@ -224,21 +240,37 @@ export interface SentinelServer {
   readonly port: number
   /** The name the primary is monitored under. */
   readonly name: string
+  readonly pid: number
   stop (): Promise<void>
+}
+
+export interface StartSentinelOptions {
+  /** Sentinels that must agree the primary is down before a failover. Default: 1. */
+  readonly quorum?: number
+  /** How long the primary may be silent before this sentinel thinks it down. Default: Redis's 30 s. */
+  readonly downAfterMs?: number
+  /** Failover timeout (also the pause before the same primary is failed over again). Default: Redis's 3 min. */
+  readonly failoverTimeoutMs?: number
 }
 
 /**
  * Starts a Sentinel (redis-server in sentinel mode) monitoring `primary` as `name`, and resolves
  * once it knows the primary's address.
  */
-export async function startSentinel (primary: RedisServer, name = 'primary'): Promise<SentinelServer> {
+export async function startSentinel (primary: RedisServer, name = 'primary', options: StartSentinelOptions = {}): Promise<SentinelServer> {
   const binary = findBinary()
   installExitHook()
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-sentinel-'))
   dirs.add(dir)
   const conf = join(dir, 'sentinel.conf')
+  const lines = [
+    `sentinel monitor ${name} 127.0.0.1 ${primary.port} ${options.quorum ?? 1}`,
+    'sentinel resolve-hostnames no',
+    ...(options.downAfterMs === undefined ? [] : [`sentinel down-after-milliseconds ${name} ${options.downAfterMs}`]),
+    ...(options.failoverTimeoutMs === undefined ? [] : [`sentinel failover-timeout ${name} ${options.failoverTimeoutMs}`])
+  ]
   // Sentinel rewrites its config file, so it must be a writable file of its own.
-  writeFileSync(conf, `sentinel monitor ${name} 127.0.0.1 ${primary.port} 1\nsentinel resolve-hostnames no\n`)
+  writeFileSync(conf, lines.join('\n') + '\n')
   const port = await freePort()
   const child = await launch(binary, port, [conf, '--sentinel', '--dir', dir])
   for (let i = 0; i < 100; i++) {
@@ -249,10 +281,14 @@ export async function startSentinel (primary: RedisServer, name = 'primary'): Pr
   return {
     port,
     name,
+    pid: child.pid!,
     async stop () {
       if (child.exitCode !== null || child.signalCode !== null) return
       child.kill('SIGTERM')
-      if (!await waitExit(child, 5000)) child.kill('SIGKILL')
+      if (!await waitExit(child, 5000)) {
+        child.kill('SIGKILL')
+        await waitExit(child, 5000)
+      }
     }
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -21,6 +21,8 @@ export interface StackOptions {
   readonly store?: 'redis' | 'memory'
   /** Reuse a running Redis (several gateways on one store). */
   readonly redis?: RedisServer
+  /** Start no Redis: `configure` points the gateway at one (a Cluster or Sentinel setup). */
+  readonly externalRedis?: boolean
   /** Reuse a running provider. */
   readonly provider?: DevProvider
   readonly providerOptions?: Partial<DevProviderOptions>
@@ -81,9 +83,14 @@ export function baseRawConfig (options: { publicUrl: string, port: number, issue
 /** Parses a raw config object the way `portcullis serve` parses a file. */
 export function configFrom (raw: RawConfig, env: Record<string, string> = {}): Config {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-cfg-'))
-  const text = stringify(raw)
-  writeFileSync(join(dir, 'portcullis.yaml'), text)
-  return parseConfig(text, { env, baseDir: dir, sourceName: 'portcullis.yaml' })
+  try {
+    const text = stringify(raw)
+    writeFileSync(join(dir, 'portcullis.yaml'), text)
+    return parseConfig(text, { env, baseDir: dir, sourceName: 'portcullis.yaml' })
+  } finally {
+    // Parsing reads everything it needs; the directory is not referred to afterwards.
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 /**
@@ -96,7 +103,7 @@ export async function startStack (options: StackOptions = {}): Promise<Stack> {
   const publicUrl = options.publicUrl ?? `http://127.0.0.1:${port}`
   const owned: Array<() => Promise<void>> = []
 
-  const redis = store === 'redis' ? (options.redis ?? await startRedis()) : null
+  const redis = store === 'redis' && options.externalRedis !== true ? (options.redis ?? await startRedis()) : null
   if (redis !== null && options.redis === undefined) owned.push(() => redis.stop())
 
   let upstreamUrl: string | undefined = options.upstreamUrl
@@ -115,7 +122,14 @@ export async function startStack (options: StackOptions = {}): Promise<Stack> {
   const upstream: string = upstreamUrl
   const raw = baseRawConfig({ publicUrl, port, issuer: provider.issuer, upstream, store, ...(redis === null ? {} : { redisUrl: redis.url }) })
   options.configure?.(raw)
-  const config = configFrom(raw)
+  let config: Config
+  try {
+    config = configFrom(raw)
+  } catch (err) {
+    // A config a test got wrong must not leave servers running.
+    for (const stop of owned.reverse()) await stop().catch(() => {})
+    throw err
+  }
 
   const logs: Array<Record<string, unknown>> = []
   let text = ''

@@ -150,6 +150,18 @@ t.test('two replicas on one Redis', async (t) => {
     t.equal((await verify(fromA, a, { keysFrom: b })).iss, a.url)
   })
 
+  t.test('after a config reload the new and the unchanged routes carry assertions for their own upstream', async (t) => {
+    const other = await startDemoApp({ host: '127.0.0.1', port: 0 })
+    t.teardown(() => other.close())
+    const otherOrigin = new URL(other.url).origin
+    const raw = structuredClone(a.raw)
+    raw.routes.push({ path: '/moved/', upstream: otherOrigin })
+    const plan = a.gateway.reload(configFrom(raw))
+    t.strictSame(plan.reloaded, ['routes'])
+    t.equal(decodeJwt(await assertionOf(a, alice, '/moved/x')).aud, otherOrigin)
+    t.equal((await verify(await assertionOf(a, alice), a)).aud, a.upstreamUrl)
+  })
+
   t.test('userinfo: exactly {user, email, preferred_username, groups} when signed in; 401 JSON otherwise', async (t) => {
     const res = await fetchWithJar(`${a.url}/oauth2/userinfo`, alice, { headers: { accept: 'application/json' } })
     t.equal(res.status, 200)

@@ -1,0 +1,65 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Metrics } from './metrics.js'
+
+/** Response header that tells the client the request id to quote in a support request. */
+export const requestIdHeader = 'x-request-id'
+
+/**
+ * The low-cardinality route label of a request: the configured route it matched, the gateway
+ * endpoint's registered path, or `none` (refused before any route matched, or not found).
+ * Never the request path, which a client can vary without bound.
+ */
+export function routeLabel (request: FastifyRequest): string {
+  const route = request.portcullis?.route
+  if (route !== null && route !== undefined) return route.path
+  if (request.routeOptions.config.gateway === true && request.routeOptions.url !== undefined) return request.routeOptions.url
+  return 'none'
+}
+
+/** The status logged for a request whose client went away before the response finished (as nginx does). */
+export const clientClosedStatus = 499
+
+/**
+ * Registers the access log: exactly one `request` line per request, written when the response
+ * has finished, and the request metrics from the same place so the two always agree. The line
+ * names the request id, method, normalised path (never the query string, which may carry a code
+ * or state), status, duration, route, upstream, the user's subject and the outcome. A request
+ * whose client disconnects first is logged once too, with status 499 and outcome
+ * `client_aborted`. Must be called on the root instance so it covers every route.
+ */
+export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 'request'>): void {
+  const logged = new WeakSet<FastifyRequest>()
+
+  function write (request: FastifyRequest, status: number, elapsedMs: number, aborted: boolean): void {
+    if (logged.has(request)) return
+    logged.add(request)
+    const state = request.portcullis
+    const durationMs = Math.round(elapsedMs * 100) / 100
+    const route = routeLabel(request)
+    metrics.request(route, status, durationMs)
+    request.log.info({
+      method: request.method,
+      path: state?.path ?? (request.raw.url ?? '').split('?')[0]?.slice(0, 512),
+      status,
+      durationMs,
+      route,
+      upstream: state?.proxied === true ? state.route?.upstream : undefined,
+      user: state?.session?.record.identity.sub,
+      outcome: aborted ? 'client_aborted' : state?.outcome ?? (request.routeOptions.config.gateway === true ? 'gateway' : undefined)
+    }, 'request')
+  }
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(requestIdHeader, request.id)
+    const started = performance.now()
+    // onResponse runs only for a response that finished; a client that hangs up first (a
+    // cancelled download, a closed tab during a slow upstream) would otherwise leave no line.
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) write(request, clientClosedStatus, performance.now() - started, true)
+    })
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    write(request, reply.statusCode, reply.elapsedTime, false)
+  })
+}

@@ -1,0 +1,146 @@
+/**
+ * The gateway's Prometheus metrics. Every gateway owns its own registry (never prom-client's
+ * global one), so several gateways in one process (tests, a bench) keep separate counts.
+ *
+ * Labels are kept low-cardinality on purpose: `route` is the configured route path (or the
+ * gateway endpoint's registered path, or `none`), never the request path; outcomes and operations
+ * are small fixed sets. Every name and label here is public API, listed in docs/operations.md.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { RefreshReport } from '../session/refresh-types.js'
+
+/** Seconds; from a fast local cache hit to a slow upstream. */
+const requestBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+/** Seconds; store commands are normally sub-millisecond to a few milliseconds. */
+const storeBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+/** Seconds; provider calls cross the internet. */
+const providerBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
+export type ProviderOperation = 'discovery' | 'code_exchange' | 'refresh' | 'revocation'
+export type UpstreamErrorKind = 'timeout' | 'unavailable'
+
+/** The observer hooks the rest of the gateway calls; each one is cheap and never throws. */
+export interface Metrics {
+  readonly registry: Registry
+  /** One finished HTTP request. */
+  request (route: string, status: number, durationMs: number): void
+  upstreamError (route: string, kind: UpstreamErrorKind): void
+  signIn (outcome: string): void
+  /** One coordinated refresh in this process (however many requests shared it). */
+  refresh (report: Pick<RefreshReport, 'outcome' | 'trigger' | 'grantSent' | 'waitedMs'>): void
+  store (operation: string, durationMs: number, failed: boolean): void
+  provider (operation: ProviderOperation, durationMs: number, failed: boolean): void
+  configReload (outcome: 'applied' | 'rejected'): void
+  /** The Prometheus text exposition of every metric. */
+  render (): Promise<{ contentType: string, body: string }>
+}
+
+/** Creates the metrics of one gateway, with the process's standard metrics in the same registry. */
+export function createMetrics (): Metrics {
+  const registry = new Registry()
+  const registers = [registry]
+  collectDefaultMetrics({ register: registry })
+
+  const requests = new Counter({
+    name: 'portcullis_http_requests_total',
+    help: 'HTTP requests answered, by configured route and status class.',
+    labelNames: ['route', 'status_class'] as const,
+    registers
+  })
+  const duration = new Histogram({
+    name: 'portcullis_http_request_duration_seconds',
+    help: 'Time from receiving a request to finishing its response, by configured route.',
+    labelNames: ['route'] as const,
+    buckets: requestBuckets,
+    registers
+  })
+  const upstreamErrors = new Counter({
+    name: 'portcullis_upstream_errors_total',
+    help: 'Proxied requests whose upstream could not be reached or did not answer in time.',
+    labelNames: ['route', 'kind'] as const,
+    registers
+  })
+  const signIns = new Counter({
+    name: 'portcullis_sign_ins_total',
+    help: 'Finished sign-ins (callbacks), by outcome.',
+    labelNames: ['outcome'] as const,
+    registers
+  })
+  const refreshes = new Counter({
+    name: 'portcullis_refreshes_total',
+    help: 'Coordinated token refreshes in this process (one per session and expiry, however many requests shared it), by outcome and trigger.',
+    labelNames: ['outcome', 'trigger'] as const,
+    registers
+  })
+  const refreshGrants = new Counter({
+    name: 'portcullis_refresh_grants_total',
+    help: 'Refresh grants this process sent to the provider.',
+    registers
+  })
+  const lockWait = new Histogram({
+    name: 'portcullis_refresh_lock_wait_seconds',
+    help: 'Time a request waited for another holder of a session\'s refresh lock.',
+    buckets: providerBuckets,
+    registers
+  })
+  const storeDuration = new Histogram({
+    name: 'portcullis_store_operation_duration_seconds',
+    help: 'Session store operation latency, by operation.',
+    labelNames: ['operation'] as const,
+    buckets: storeBuckets,
+    registers
+  })
+  const storeErrors = new Counter({
+    name: 'portcullis_store_errors_total',
+    help: 'Session store operations that failed, by operation.',
+    labelNames: ['operation'] as const,
+    registers
+  })
+  const providerDuration = new Histogram({
+    name: 'portcullis_provider_request_duration_seconds',
+    help: 'Identity provider request latency, by operation.',
+    labelNames: ['operation'] as const,
+    buckets: providerBuckets,
+    registers
+  })
+  const providerErrors = new Counter({
+    name: 'portcullis_provider_errors_total',
+    help: 'Identity provider requests that failed (unreachable, timeout, 5xx), by operation.',
+    labelNames: ['operation'] as const,
+    registers
+  })
+  const reloads = new Counter({
+    name: 'portcullis_config_reloads_total',
+    help: 'Configuration reloads (SIGHUP), by outcome.',
+    labelNames: ['outcome'] as const,
+    registers
+  })
+
+  return {
+    registry,
+    request (route, status, durationMs) {
+      requests.inc({ route, status_class: `${Math.floor(status / 100)}xx` })
+      duration.observe({ route }, durationMs / 1000)
+    },
+    upstreamError: (route, kind) => upstreamErrors.inc({ route, kind }),
+    signIn: (outcome) => signIns.inc({ outcome }),
+    refresh: (report) => {
+      refreshes.inc({ outcome: report.outcome, trigger: report.trigger })
+      if (report.grantSent) refreshGrants.inc()
+      // Only refreshes that found the lock held waited; a free lock is not a wait.
+      if (report.waitedMs > 0) lockWait.observe(report.waitedMs / 1000)
+    },
+    store (operation, durationMs, failed) {
+      storeDuration.observe({ operation }, durationMs / 1000)
+      if (failed) storeErrors.inc({ operation })
+    },
+    provider (operation, durationMs, failed) {
+      providerDuration.observe({ operation }, durationMs / 1000)
+      if (failed) providerErrors.inc({ operation })
+    },
+    configReload: (outcome) => reloads.inc({ outcome }),
+    async render () {
+      return { contentType: registry.contentType, body: await registry.metrics() }
+    }
+  }
+}

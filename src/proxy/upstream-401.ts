@@ -1,0 +1,121 @@
+import type { Readable } from 'node:stream'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { sendError } from '../http/respond.js'
+import { decide, type CompiledPolicy } from '../policy/decide.js'
+import type { Refresher } from '../session/refresh.js'
+
+/** Methods RFC 9110 calls idempotent: sending one twice has the effect of sending it once. */
+const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
+
+/** The part of reply-from's upstream response the handler uses. */
+export interface UpstreamResponse {
+  readonly statusCode: number
+  readonly headers: Record<string, unknown>
+  readonly stream: Readable
+}
+
+export interface Upstream401Options {
+  readonly refresher: Pick<Refresher, 'refreshRejected'>
+  readonly policy: CompiledPolicy
+  /** Called again for the refreshed session before the retry (as the gate calls it, e.g. to sign an assertion). */
+  readonly onAllowed?: (request: FastifyRequest) => Promise<void> | void
+  /** Called with every decision taken on an upstream 401 (metrics). */
+  readonly onDecision?: (outcome: Upstream401Outcome) => void
+}
+
+/**
+ * - `retried`: refreshed and sent again (whatever the second answer is, it goes to the client);
+ * - `refused_method`, `refused_body`: not retried, the request is not safe to send twice;
+ * - `not_refreshed`: the refresh did not produce a new token (no refresh token, provider down,
+ *   session ended); the upstream's 401 goes to the client;
+ * - `denied`: the refreshed claims no longer pass the access rules (403).
+ */
+export type Upstream401Outcome = 'retried' | 'refused_method' | 'refused_body' | 'not_refreshed' | 'denied'
+
+/**
+ * Drops an upstream body that will not be sent. Destroying an unread undici body emits an
+ * `error` (aborted) that would crash the process without a listener, so one is attached first.
+ */
+export function discard (stream: Readable): void {
+  stream.on('error', () => {})
+  stream.destroy()
+}
+
+/** Why a request may not be sent again, or null when it may. */
+export function retryRefusal (request: FastifyRequest): 'refused_method' | 'refused_body' | null {
+  if (!idempotent.has(request.method)) return 'refused_method'
+  // A request body is streamed to the upstream as it arrives and is not kept: once it has
+  // been sent there is nothing to send a second time.
+  const length = request.headers['content-length']
+  if (request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) return 'refused_body'
+  return null
+}
+
+/**
+ * `refresh_on_upstream_401`: when an opted-in route's upstream answers 401 to an idempotent
+ * request without a body, the access token it received was refused (revoked, or expired earlier
+ * than the provider said), so the session is refreshed once (shared with every concurrent request
+ * of the session, in every replica, see session/refresh.ts), the access rules are applied to the
+ * refreshed claims, and the request is sent once more. The upstream's 401 body is held back (not
+ * read) while this happens, so when the refresh gives nothing new the client still gets it.
+ *
+ * Returns the handler the proxy calls for a 401: `retry` sends the request again (without a
+ * second retry); `pass` sends the upstream response as it is.
+ */
+export function createUpstream401Handler (options: Upstream401Options): (request: FastifyRequest, reply: FastifyReply, res: UpstreamResponse, retry: () => void) => Promise<void> {
+  const { refresher, policy } = options
+
+  function pass (reply: FastifyReply, res: UpstreamResponse): void {
+    reply.send(res.stream)
+  }
+
+  /** Forgets what the first response put on the reply (status and headers) before another answer. */
+  function reset (reply: FastifyReply, res: UpstreamResponse): void {
+    discard(res.stream)
+    for (const name of Object.keys(res.headers)) reply.removeHeader(name)
+    reply.removeHeader('connection')
+  }
+
+  return async function onUpstream401 (request, reply, res, retry) {
+    const state = request.portcullis
+    const session = state.session
+    const decided = (outcome: Upstream401Outcome): void => {
+      request.log.info({ upstream401: outcome }, 'upstream answered 401')
+      options.onDecision?.(outcome)
+    }
+    if (session === null) return pass(reply, res)
+    const refusal = retryRefusal(request)
+    if (refusal !== null) {
+      decided(refusal)
+      return pass(reply, res)
+    }
+    let fresh
+    try {
+      fresh = await refresher.refreshRejected(session.ticket, session.record)
+    } catch {
+      fresh = null
+    }
+    if (request.raw.destroyed) {
+      discard(res.stream)
+      return
+    }
+    if (fresh?.status !== 'refreshed') {
+      decided('not_refreshed')
+      return pass(reply, res)
+    }
+    state.session = { ticket: session.ticket, record: fresh.record }
+    const decision = decide(policy, state.route, request.method, fresh.record.identity)
+    reset(reply, res)
+    if (!decision.allow) {
+      decided('denied')
+      state.outcome = 'denied'
+      state.proxied = false
+      sendError(request, reply, 'PCS_FORBIDDEN')
+      return
+    }
+    if (options.onAllowed !== undefined) await options.onAllowed(request)
+    decided('retried')
+    state.outcome = 'retried_after_upstream_401'
+    retry()
+  }
+}

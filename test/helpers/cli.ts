@@ -1,0 +1,110 @@
+/**
+ * Runs the built gateway as an operator does, `node dist/src/cli.js serve --config FILE`, so
+ * signals, reloads and TLS are tested on a real process. Needs the project built first
+ * (`npx tsc -p .`, which `npm test` does).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { stringify } from 'yaml'
+
+const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url))
+const live = new Set<ChildProcess>()
+process.on('exit', () => { for (const child of live) child.kill('SIGKILL') })
+
+export type LogLine = Record<string, unknown>
+
+export interface GatewayProcess {
+  readonly child: ChildProcess
+  /** Every JSON line written to stdout so far. */
+  readonly lines: LogLine[]
+  /** All of stdout and stderr so far. */
+  output (): string
+  /** Resolves with the first line (already written or still to come) matching; rejects after `timeoutMs`. */
+  waitForLine (predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>
+  /** Resolves with the text once `output()` contains it; rejects after `timeoutMs`. */
+  waitForText (text: string, timeoutMs?: number): Promise<void>
+  /** Resolves with the exit code (null when killed by a signal) when the process ends. */
+  readonly exited: Promise<number | null>
+  signal (name: NodeJS.Signals): void
+}
+
+/** Writes a config object as YAML into a fresh temporary directory; returns the file's path. */
+export function writeConfigFile (raw: Record<string, unknown>, dir = mkdtempSync(join(tmpdir(), 'portcullis-cli-'))): string {
+  const file = join(dir, 'portcullis.yaml')
+  writeFileSync(file, stringify(raw))
+  return file
+}
+
+/** Replaces the content of a config file (before a SIGHUP). */
+export function rewriteConfigFile (file: string, content: Record<string, unknown> | string): void {
+  writeFileSync(file, typeof content === 'string' ? content : stringify(content))
+}
+
+/**
+ * Starts `portcullis serve --config file` and waits (bounded) until it logs that it listens
+ * (`readyText` for a non-JSON log format). The process is SIGKILLed when the test process exits.
+ */
+export async function spawnGateway (file: string, options: { readyText?: string, timeoutMs?: number } = {}): Promise<GatewayProcess> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build the project first with \`npx tsc -p .\``)
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
+  live.add(child)
+  const lines: LogLine[] = []
+  let text = ''
+  let pending = ''
+  const listeners = new Set<() => void>()
+  const notify = (): void => { for (const listener of [...listeners]) listener() }
+  child.stdout?.on('data', (chunk: Buffer) => {
+    const s = chunk.toString('utf8')
+    text += s
+    pending += s
+    const parts = pending.split('\n')
+    pending = parts.pop() ?? ''
+    for (const part of parts) {
+      try { lines.push(JSON.parse(part) as LogLine) } catch { /* not JSON (pretty format) */ }
+    }
+    notify()
+  })
+  child.stderr?.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); notify() })
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => { live.delete(child); notify(); resolve(code) })
+  })
+  let done = false
+  void exited.then(() => { done = true })
+
+  function waitUntil<T> (check: () => T | undefined, what: string, timeoutMs: number): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { listeners.delete(listener); reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; output:\n${text}`)) }, timeoutMs)
+      const listener = (): void => {
+        const found = check()
+        if (found !== undefined) {
+          clearTimeout(timer)
+          listeners.delete(listener)
+          resolve(found)
+        } else if (done) {
+          clearTimeout(timer)
+          listeners.delete(listener)
+          reject(new Error(`the gateway exited while waiting for ${what}; output:\n${text}`))
+        }
+      }
+      listeners.add(listener)
+      listener()
+    })
+  }
+
+  const gateway: GatewayProcess = {
+    child,
+    lines,
+    output: () => text,
+    waitForLine: (predicate, timeoutMs = 10_000) => waitUntil(() => lines.find(predicate), 'a log line', timeoutMs),
+    waitForText: async (wanted, timeoutMs = 10_000) => { await waitUntil(() => text.includes(wanted) ? true : undefined, JSON.stringify(wanted), timeoutMs) },
+    exited,
+    signal: (name) => { child.kill(name) }
+  }
+  const timeoutMs = options.timeoutMs ?? 15_000
+  if (options.readyText !== undefined) await gateway.waitForText(options.readyText, timeoutMs)
+  else await gateway.waitForLine((l) => l.msg === 'portcullis listening', timeoutMs)
+  return gateway
+}

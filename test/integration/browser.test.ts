@@ -1,0 +1,108 @@
+/*
+ * One real browser, end to end: `npm run demo`'s program is started as a child process, a real
+ * Chromium opens the gateway, is sent to the development provider, picks an account, comes back
+ * to the exact deep link, and sees the demo app showing the identity the gateway forwarded.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { chromium, type Browser } from 'playwright-core'
+import t from 'tap'
+import { freePort } from '../helpers/redis.js'
+
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const demoScript = fileURLToPath(new URL('../../dist/demo/demo.js', import.meta.url))
+
+async function startDemo (): Promise<{ url: string, child: ChildProcess, output: () => string }> {
+  const [port, providerPort, appPort] = [await freePort(), await freePort(), await freePort()]
+  const child = spawn(process.execPath, [demoScript], {
+    env: { ...process.env, DEMO_PORT: String(port), DEMO_PROVIDER_PORT: String(providerPort), DEMO_APP_PORT: String(appPort) },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`the demo exited early:\n${output}`)
+    const ready = await fetch(`${url}/ready`).then((r) => r.status === 200, () => false)
+    if (ready) return { url, child, output: () => output }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  child.kill('SIGKILL')
+  throw new Error(`the demo did not become ready:\n${output}`)
+}
+
+let browser: Browser
+let demo: Awaited<ReturnType<typeof startDemo>>
+t.before(async () => {
+  demo = await startDemo()
+  // A non-persistent launch gets a fresh, temporary profile of its own.
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+    timeout: 60_000
+  })
+})
+t.teardown(async () => {
+  await browser?.close().catch(() => {})
+  if (demo !== undefined && demo.child.exitCode === null) {
+    const exited = new Promise((resolve) => demo.child.once('exit', resolve))
+    demo.child.kill('SIGTERM')
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))])
+    if (demo.child.exitCode === null) demo.child.kill('SIGKILL')
+  }
+})
+
+t.test('demo: the printed banner names the URL and the accounts', async (t) => {
+  t.match(demo.output(), new RegExp(`Open:\\s+${demo.url.replace(/[.]/g, '\\.')}/`))
+  t.match(demo.output(), /alice@example\.com/)
+  t.match(demo.output(), /DEMO/)
+})
+
+t.test('browser: a deep link signs in through the development provider and lands on the demo app with the identity', async (t) => {
+  const context = await browser.newContext()
+  t.teardown(() => context.close())
+  const page = await context.newPage()
+  page.setDefaultTimeout(20_000)
+
+  await page.goto(`${demo.url}/reports/2026?view=full`)
+  // Not signed in: the gateway sent the browser to the provider's account chooser.
+  t.not(new URL(page.url()).port, new URL(demo.url).port, 'left the gateway for the provider')
+  await page.locator('button[data-email="alice@example.com"]').click()
+  await page.waitForURL((url) => url.origin === demo.url && url.pathname === '/reports/2026')
+
+  t.equal(new URL(page.url()).search, '?view=full', 'the query came back too')
+  t.equal(await page.locator('h1').textContent(), 'Demo app behind Portcullis')
+  const body = await page.locator('body').textContent() ?? ''
+  t.match(body, /alice@example\.com/)
+  t.match(body, /dev-alice/)
+  t.match(body, /admins,staff/)
+
+  const cookies = await context.cookies(demo.url)
+  const session = cookies.find((c) => c.name === '_portcullis')
+  t.ok(session, 'the session cookie is set')
+  t.equal(session?.httpOnly, true)
+  t.equal(session?.sameSite, 'Lax')
+
+  // Sign out through the gateway's own page; the next navigation goes back to the provider.
+  await page.goto(`${demo.url}/oauth2/sign_out?rd=/public/`)
+  await page.locator('form[action^="/oauth2/sign_out"] button').click()
+  await page.waitForURL((url) => url.origin === demo.url && url.pathname === '/public/')
+  t.notOk((await context.cookies(demo.url)).some((c) => c.name === '_portcullis'), 'the session cookie is gone')
+  const api = await page.request.get(`${demo.url}/api/whoami`, { headers: { accept: 'application/json' } })
+  t.equal(api.status(), 401)
+})
+
+t.test('browser: an account outside the allowed domain sees the 403 page naming it', async (t) => {
+  const context = await browser.newContext()
+  t.teardown(() => context.close())
+  const page = await context.newPage()
+  page.setDefaultTimeout(20_000)
+  await page.goto(`${demo.url}/`)
+  await page.locator('button[data-email="mallory@evil.test"]').click()
+  await page.waitForURL((url) => url.origin === demo.url)
+  t.equal(await page.title(), 'Access denied')
+  t.match(await page.locator('body').textContent() ?? '', /mallory@evil\.test/)
+})

@@ -1,0 +1,105 @@
+import { Redis } from 'ioredis'
+import t from 'tap'
+import { CookieJar } from '../helpers/cookie-jar.js'
+import { fetchWithJar, signIn } from '../helpers/signin.js'
+import { startStack, type Stack } from '../helpers/stack.js'
+
+let stack: Stack
+let redis: Redis
+t.before(async () => {
+  stack = await startStack({ store: 'redis' })
+  redis = new Redis(stack.redis!.url, { lazyConnect: false, maxRetriesPerRequest: 1 })
+})
+t.teardown(async () => {
+  redis.disconnect()
+  await stack.close()
+})
+
+const prefix = 'portcullis:'
+async function sessionKeyCount (): Promise<number> {
+  return (await redis.keys(`${prefix}*:session`)).length
+}
+
+async function signedIn (): Promise<{ jar: CookieJar, cookie: string }> {
+  const jar = new CookieJar()
+  await signIn({ gatewayUrl: stack.url, jar, email: 'alice@example.com' })
+  const cookie = jar.header(stack.url) ?? ''
+  return { jar, cookie }
+}
+
+async function waitFor (check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean> {
+  for (const until = Date.now() + timeoutMs; Date.now() < until;) {
+    if (await check()) return true
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  return false
+}
+
+t.test('sign-out: POST deletes the session, clears the cookie, revokes the token and redirects to rd', async (t) => {
+  const { jar, cookie } = await signedIn()
+  const keysBefore = await sessionKeyCount()
+  t.ok(keysBefore >= 1, 'the session is in Redis')
+  const revocationsBefore = stack.provider.counters.revocations
+
+  const response = await fetchWithJar(`${stack.url}/oauth2/sign_out?rd=${encodeURIComponent('/bye?x=1')}`, jar, {
+    method: 'POST',
+    headers: { origin: stack.url }
+  })
+  t.equal(response.status, 303)
+  t.equal(response.headers.get('location'), '/bye?x=1')
+  const cleared = response.headers.getSetCookie().find((line) => line.startsWith(`${stack.config.session.cookie.name}=`))
+  t.ok(cleared, 'a Set-Cookie clears the session cookie')
+  t.match(cleared ?? '', /Expires=Thu, 01 Jan 1970|Max-Age=0/i)
+  t.equal(jar.get(stack.config.session.cookie.name), undefined, 'the browser dropped it')
+  t.equal(await sessionKeyCount(), keysBefore - 1, 'the session is gone from Redis')
+  t.ok(await waitFor(() => stack.provider.counters.revocations === revocationsBefore + 1, 5000), 'the provider received one revocation')
+
+  // Replaying the old cookie after sign-out gets nothing.
+  const replay = await fetch(`${stack.url}/api/whoami`, { headers: { cookie, accept: 'application/json' } })
+  t.equal(replay.status, 401)
+  t.equal(((await replay.json()) as { error: string }).error, 'PCS_UNAUTHENTICATED')
+  const replayPage = await fetch(`${stack.url}/deep`, { headers: { cookie, accept: 'text/html' }, redirect: 'manual' })
+  t.equal(replayPage.status, 302)
+  t.match(replayPage.headers.get('location'), /\/oauth2\/start\?rd=%2Fdeep/)
+})
+
+t.test('sign-out: a cross-site POST is refused with 403 and the session survives', async (t) => {
+  const { jar } = await signedIn()
+  const attempts: Array<Record<string, string>> = [{ origin: 'https://evil.test' }, { origin: 'null' }, { referer: 'https://evil.test/page' }]
+  for (const headers of attempts) {
+    const response = await fetchWithJar(`${stack.url}/oauth2/sign_out`, jar, { method: 'POST', headers: { ...headers, accept: 'application/json' } })
+    t.equal(response.status, 403, JSON.stringify(headers))
+    t.equal(((await response.json()) as { error: string }).error, 'PCS_CROSS_SITE')
+  }
+  const still = await fetchWithJar(`${stack.url}/api/whoami`, jar, { headers: { accept: 'application/json' } })
+  t.equal(still.status, 200, 'still signed in')
+})
+
+t.test('sign-out: rd must be a same-origin path; anything else becomes /', async (t) => {
+  for (const rd of ['//evil.test/', '/\\evil.test', 'https://evil.test/', 'javascript:alert(1)', '/%2F%2Fevil.test', ' //evil.test']) {
+    const { jar } = await signedIn()
+    const response = await fetchWithJar(`${stack.url}/oauth2/sign_out?rd=${encodeURIComponent(rd)}`, jar, { method: 'POST', headers: { origin: stack.url } })
+    t.equal(response.status, 303, rd)
+    t.equal(response.headers.get('location'), '/', `${rd} → /`)
+  }
+})
+
+t.test('sign-out: GET shows a confirmation page naming the account and changes nothing', async (t) => {
+  const { jar } = await signedIn()
+  const keys = await sessionKeyCount()
+  const page = await fetchWithJar(`${stack.url}/oauth2/sign_out?rd=/x`, jar, { headers: { accept: 'text/html' } })
+  t.equal(page.status, 200)
+  const html = await page.text()
+  t.match(html, /alice@example\.com/)
+  t.match(html, /<form method="post" action="\/oauth2\/sign_out\?rd=%2Fx"/)
+  t.equal(await sessionKeyCount(), keys, 'no session was deleted by GET')
+  const still = await fetchWithJar(`${stack.url}/api/whoami`, jar, { headers: { accept: 'application/json' } })
+  t.equal(still.status, 200)
+})
+
+t.test('sign-out without a session still clears the cookie and redirects', async (t) => {
+  const response = await fetch(`${stack.url}/oauth2/sign_out?rd=/home`, { method: 'POST', redirect: 'manual', headers: { origin: stack.url, cookie: `${stack.config.session.cookie.name}=garbage` } })
+  t.equal(response.status, 303)
+  t.equal(response.headers.get('location'), '/home')
+  t.ok(response.headers.getSetCookie().some((line) => line.startsWith(`${stack.config.session.cookie.name}=;`)))
+})
