@@ -18,7 +18,6 @@ export const JWKS_MAX_AGE_SECONDS = 60
 export function registerJwks (app: FastifyInstance, options: { config: Config, keyring: Keyring | null }): void {
   const { authPrefix } = options.config.server
   app.get(`${authPrefix}/jwks.json`, { config: { gateway: true } }, async (request, reply) => {
-    request.portcullis.outcome = 'jwks'
     try {
       const keys = options.keyring === null ? [] : await options.keyring.publicKeys()
       return reply

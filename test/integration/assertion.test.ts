@@ -104,6 +104,8 @@ t.test('two replicas on one Redis', async (t) => {
     t.strictSame(Object.keys(body.keys[0]!).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y'])
     t.equal(body.keys[0]!.alg, 'ES256')
     t.equal(body.keys[0]!.use, 'sig')
+    const logged = a.logs.filter((l) => l.path === '/oauth2/jwks.json')
+    t.equal(logged.at(-1)?.outcome, 'gateway', 'logged like every other gateway endpoint')
   })
 
   t.test('a session reuses its assertion; another session gets its own, with its own jti', async (t) => {
