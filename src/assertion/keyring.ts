@@ -39,6 +39,13 @@ export const LEAD_MS = 10 * 60_000
 const PUBLIC_FRESH_MS = 5000
 const LOCK_LEASE_MS = 5000
 const LOCK_ATTEMPTS = 10
+/** Least time between background syncs after one failed, so an outage is not hammered per request. */
+const RETRY_MS = 1000
+
+/** Only the public members of a JWK leave the record, whatever a writer put there. */
+function publicMembers ({ kty, crv, x, y, kid, alg, use }: JWK): JWK {
+  return { kty, crv, x, y, kid, alg, use }
+}
 
 interface Entry {
   readonly kid: string
@@ -95,6 +102,8 @@ export function createKeyring (options: KeyringOptions): Keyring {
   let cached: { entries: Entry[], syncedAt: number } | null = null
   let readAt = -Infinity
   let inflight: Promise<void> | null = null
+  let retryAt = -Infinity
+  let warnedAt = -Infinity
 
   async function openAll (entries: readonly Entry[]): Promise<void> {
     for (const e of entries) {
@@ -207,9 +216,14 @@ export function createKeyring (options: KeyringOptions): Keyring {
         // Nothing covered is known (first use, an outage, the record deleted): sync and wait.
         await sync()
         key = pick(now())
-      } else if (stale) {
+      } else if (stale && t >= retryAt) {
         // A covered key is known: sign with it now and let the renewal finish on its own.
-        sync().catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'assertion keyring sync failed'))
+        sync().catch((err: unknown) => {
+          retryAt = now() + RETRY_MS
+          if (now() - warnedAt < SYNC_MS) return
+          warnedAt = now()
+          logger.warn({ err: { message: (err as Error).message } }, 'assertion keyring sync failed; signing with the key still published')
+        })
       }
       if (key === null) throw gatewayError('PCS_STORE_UNAVAILABLE', { message: 'No published assertion signing key is available' })
       return key
@@ -226,7 +240,7 @@ export function createKeyring (options: KeyringOptions): Keyring {
         cached = { entries, syncedAt: cached.syncedAt }
         readAt = t
       }
-      return (cached?.entries ?? []).filter((e) => e.notAfter > t).map((e) => e.jwk)
+      return (cached?.entries ?? []).filter((e) => e.notAfter > t).map((e) => publicMembers(e.jwk))
     }
   }
 }

@@ -220,3 +220,32 @@ t.test('keyring: deleting the record (a compromised key) drops the key from the 
   t.equal((await b.signingKey()).kid, k2, 'then it moves to the new key')
   t.strictSame(await kids(b), [k2])
 })
+
+t.test('keyring: only public members of a key leave the record, whatever was written there', async (t) => {
+  const { clock, store, ring } = setup()
+  t.teardown(() => store.close())
+  const leaky = { kty: 'EC', crv: 'P-256', x: 'xx', y: 'yy', d: 'private-scalar', kid: 'foreign', alg: 'ES256', use: 'sig' }
+  const record = { v: 1, keys: [{ kid: 'foreign', jwk: leaky, activeFrom: clock.now(), notAfter: clock.now() + 600_000 }] }
+  await store.set(KEYS.ring, Buffer.from(JSON.stringify(record)), 600_000)
+  const a = ring()
+  await a.signingKey()
+  const published = await a.publicKeys()
+  t.equal(published.length, 2)
+  t.strictSame(published.find((k) => k.kid === 'foreign'), { kty: 'EC', crv: 'P-256', x: 'xx', y: 'yy', kid: 'foreign', alg: 'ES256', use: 'sig' })
+  t.equal(JSON.stringify(published).includes('private-scalar'), false)
+})
+
+t.test('keyring: during an outage a still-published key signs, with one warning per sync interval, not one per request', async (t) => {
+  const { clock, store, logs, ring } = setup()
+  const a = ring({ fileKey: await keyFile() })
+  const kid = (await a.signingKey()).kid
+  await store.close()
+  clock.advance(SYNC_MS + 1000)
+  for (let i = 0; i < 20; i++) {
+    t.equal((await a.signingKey()).kid, kid)
+    await new Promise((resolve) => setImmediate(resolve))
+    clock.advance(100)
+  }
+  const warnings = logs.filter((l) => l.msg.startsWith('assertion keyring sync failed'))
+  t.equal(warnings.length, 1)
+})
