@@ -1,11 +1,7 @@
-import { spawn } from 'node:child_process'
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http'
-import { connect } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
+import { startNginx } from '../helpers/nginx.js'
 import { freePort } from '../helpers/redis.js'
 
 // The compose load balancer's config, rendered as the nginx image renders templates (defined
@@ -44,57 +40,19 @@ function get (port: number, headers: Record<string, string> = {}): Promise<{ sta
   })
 }
 
-async function waitForPort (port: number, alive: () => boolean): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (!alive()) throw new Error('nginx exited')
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true) })
-      s.on('error', () => resolve(false))
-    })
-    if (ok) return
-    await sleep(100)
-  }
-  throw new Error(`nginx did not listen on ${port} within 10 s`)
-}
-
 t.test('lb: round-robins across both replicas, forwards client headers and WebSocket upgrades', async (t) => {
   const [a, b] = [await startReplica('replica-1'), await startReplica('replica-2')]
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-lb-'))
-  chmodSync(dir, 0o755)
   const port = await freePort()
   const env: Record<string, string> = { PORTCULLIS_UPSTREAM_1: `127.0.0.1:${a.port}`, PORTCULLIS_UPSTREAM_2: `127.0.0.1:${b.port}` }
   const rendered = TEMPLATE.replace(/\$\{([A-Z0-9_]+)\}/g, (whole, name: string) => env[name] ?? whole)
   t.notMatch(rendered, /\$\{/, 'every template variable is supplied by the compose files\' lb environment')
   t.match(rendered, /^\s*listen 80;$/m)
-  writeFileSync(join(dir, 'default.conf'), rendered.replace(/^(\s*)listen 80;$/m, `$1listen 127.0.0.1:${port};`))
-  writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  include ${dir}/default.conf;
-}
-`)
-  const nginx = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  nginx.stderr.on('data', (d) => { stderr += d })
-  nginx.on('error', (err) => { stderr += String(err) })
-  const exited = new Promise((resolve) => nginx.on('exit', resolve))
-  t.teardown(async () => {
-    nginx.kill('SIGTERM')
-    await Promise.race([exited, sleep(5000, undefined, { ref: false })])
-    if (nginx.exitCode === null) nginx.kill('SIGKILL')
+  t.teardown(() => {
     a.server.closeAllConnections(); a.server.close()
     b.server.closeAllConnections(); b.server.close()
-    rmSync(dir, { recursive: true, force: true })
   })
-  await waitForPort(port, () => nginx.exitCode === null && nginx.pid !== undefined).catch((err: Error) => { throw new Error(`${err.message}: ${stderr}`) })
+  const nginx = await startNginx(rendered.replace(/^(\s*)listen 80;$/m, `$1listen 127.0.0.1:${port};`), port)
+  t.teardown(() => nginx.stop())
 
   const bodies: string[] = []
   for (let i = 0; i < 4; i++) {
