@@ -22,6 +22,7 @@ import { createForwarding } from './proxy/forwarded.js'
 import { createIdentityHeaders } from './proxy/identity-headers.js'
 import { registerProxy } from './proxy/proxy.js'
 import { createRouteTable } from './proxy/routes.js'
+import { connectSessionCache } from './session/cache.js'
 import { createSessionEvents } from './session/events.js'
 import { eventsChannel } from './session/keys.js'
 import { createMemoryStore } from './session/memory-store.js'
@@ -93,7 +94,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     waitTimeoutMs: config.provider.timeoutMs + 5000,
     now
   })
-  const authenticator = createAuthenticator({ cookieName: cookieConfig.name, codec, sessions, refresher, idleTimeoutMs: config.session.idleTimeoutMs, logger, now })
+  const cache = connectSessionCache(config.session.cache, events, now)
+  const authenticator = createAuthenticator({ cookieName: cookieConfig.name, codec, sessions, refresher, idleTimeoutMs: config.session.idleTimeoutMs, logger, now, cache })
 
   // Decisions and what the upstream receives.
   const policy = compilePolicy(config.access, config.routes)
@@ -170,7 +172,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   await app.register(async (scope) => {
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body))
     registerHealth(scope, { store, provider, timeoutMs: config.redis.commandTimeoutMs + 500, draining: () => draining })
-    registerSignIn(scope, { config, store, sessions, codec, flows, now })
+    registerSignIn(scope, { config, store, sessions, codec, flows, events, now })
     registerSignOut(scope, { config, sessions, codec, flows, events })
     registerUserinfo(scope, { config, authenticator })
     registerForwardAuth(scope, { config, authenticator, policy, routes, isTrustedProxy: forwarding.isTrusted })
