@@ -247,14 +247,29 @@ export function createRedisStore (config: RedisConfig, logger?: StoreLogger): Se
    * it is subscribed again never arrives, so `false` is announced at the first close. After a
    * reconnect ioredis subscribes again on its own, but only the reply to a SUBSCRIBE sent after
    * that proves the server has processed it (replies come in order): `true` waits for that.
+   * A server that stalls without closing the connection (SIGSTOP, a silent partition) delivers
+   * nothing either, and a subscriber connection awaits no reply that would time out: a PING
+   * every second, answered within the command timeout, is the proof of life; without it the
+   * connection is treated as lost and replaced.
    */
   function watchDelivery (c: Client): void {
     let lost = false
-    c.on('close', () => {
+    const drop = (): void => {
       if (lost || closed) return
       lost = true
       announce(false)
-    })
+    }
+    c.on('close', drop)
+    const heartbeat = setInterval(() => {
+      if (lost || closed || channels.size === 0 || c.status !== 'ready') return
+      run('heartbeat', (x) => x.ping(), c).catch(() => {
+        if (closed) return
+        drop()
+        c.disconnect(true)
+      })
+    }, Math.min(1000, timeoutMs))
+    heartbeat.unref()
+    c.on('end', () => clearInterval(heartbeat))
     const confirm = (): void => {
       if (!lost || closed || channels.size === 0 || c.status !== 'ready') return
       run('resubscribe', (x) => x.subscribe(...channels.keys()), c).then(() => {
