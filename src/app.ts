@@ -128,10 +128,14 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   app.addHook('onRequest', async (request) => { request.portcullis = newRequestState() })
   await app.register(cookie)
 
-  // One access-log line per request; never a query string, cookie or token.
+  // One access-log line per request; never a query string, cookie or token. Its fields are built
+  // here and hold no secret, so it skips the redaction pass (a clone and walk of every field,
+  // the largest per-request cost the CPU profile showed in the gateway's own code).
+  const accessLog = logger.child({}, { redact: [] })
   app.addHook('onResponse', async (request, reply) => {
     const state = request.portcullis
-    request.log.info({
+    accessLog.info({
+      reqId: request.id,
       method: request.method,
       path: state.path ?? (request.raw.url ?? '').split('?')[0]?.slice(0, 512),
       status: reply.statusCode,

@@ -57,14 +57,31 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
     if (ttl > 0) sessions.touch(ticket, ttl).catch(() => { touched.delete(id) })
   }
 
+  // With the cache on, the cookie values seen recently are remembered with their verified ticket
+  // and store key, so a cached request does no HMAC and no hash: only an exact cookie value that
+  // passed verification before finds an entry. Bounded like the cache.
+  const verified = new Map<string, { ticket: Ticket, id: string }>()
+  function decode (raw: string): { ticket: Ticket, id: string } | null {
+    const known = verified.get(raw)
+    if (known !== undefined) return known
+    const ticket = codec.decode(raw)
+    if (ticket === null) return null
+    const entry = { ticket, id: sessions.keys(ticket).session }
+    if (cache !== undefined) {
+      if (verified.size >= cache.maxEntries) verified.delete(verified.keys().next().value as string)
+      verified.set(raw, entry)
+    }
+    return entry
+  }
+
   return {
     async authenticate (request) {
       const raw = request.cookies[cookieName]
       if (raw === undefined) return { kind: 'anonymous', hadCookie: false, reason: 'no_cookie' }
-      const ticket = codec.decode(raw)
-      if (ticket === null) return { kind: 'anonymous', hadCookie: true, reason: 'bad_cookie' }
+      const decoded = decode(raw)
+      if (decoded === null) return { kind: 'anonymous', hadCookie: true, reason: 'bad_cookie' }
+      const { ticket, id } = decoded
 
-      const id = sessions.keys(ticket).session
       // One store round trip for a miss (a single GET, or GET and PTTL pipelined for the cache).
       let record = cache?.get(id, ticket) ?? null
       if (record === null && cache !== undefined) {

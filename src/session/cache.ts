@@ -40,6 +40,7 @@ export interface SessionCache {
   /** Whether invalidations are being delivered; false empties the cache and stops it serving. */
   setLive (live: boolean): void
   readonly size: number
+  readonly maxEntries: number
   readonly stats: { hits: number, misses: number, invalidations: number }
 }
 
@@ -118,6 +119,7 @@ export function createSessionCache (options: SessionCacheOptions): SessionCache 
       live = next
     },
     get size () { return entries.size },
+    maxEntries: options.maxEntries,
     stats
   }
 }

@@ -105,3 +105,29 @@ t.test('session cache: while the event channel is down the cache is bypassed (fa
   }
   t.ok(back, 'served again once Redis is back')
 })
+
+t.test('access log: one line per request with its request id, written without the cookie or any token', async (t) => {
+  const { cookie } = await signedInCookie('alice@example.com')
+  t.equal(await status(b.url, cookie), 200)
+  const line = b.logs.filter((l) => l.msg === 'request' && l.path === '/who').at(-1)
+  t.match(line, { level: 'info', method: 'GET', path: '/who', status: 200, user: 'dev-alice', outcome: 'proxied' })
+  t.match(line?.reqId, /^[0-9a-f-]{36}$/)
+  const value = cookie.split('=')[1]!
+  t.notOk(b.logText().includes(value), 'the cookie value is in no log line')
+})
+
+t.test('redis: a session takes at most 2 KB', async (t) => {
+  await signedInCookie('alice@example.com')
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, found] = await admin.scan(cursor, 'MATCH', 'portcullis:*:session', 'COUNT', 1000)
+    cursor = next
+    keys.push(...found)
+  } while (cursor !== '0')
+  t.ok(keys.length > 0)
+  for (const key of keys) {
+    const bytes = Number(await admin.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'))
+    t.ok(bytes > 0 && bytes <= 2048, `${bytes} bytes`)
+  }
+})
