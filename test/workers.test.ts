@@ -1,13 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { stringify } from 'yaml'
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../demo/accounts.js'
 import { startDevProvider } from '../demo/provider.js'
 import { startDemoApp } from '../demo/upstream.js'
+import { ensureBuilt, root } from './helpers/build.js'
 import { freePort, startRedis } from './helpers/redis.js'
 import { baseRawConfig } from './helpers/stack.js'
 
@@ -17,17 +17,8 @@ import { baseRawConfig } from './helpers/stack.js'
  * SIGTERM stops every process with exit code 0.
  */
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const cli = join(root, 'dist/src/cli.js')
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Builds dist/ when it is missing or older than the source this test exercises. */
-function ensureBuilt (): void {
-  const sources = ['src/workers.ts', 'src/main.ts', 'src/app.ts'].map((f) => statSync(join(root, f)).mtimeMs)
-  if (existsSync(join(root, 'dist/src/workers.js')) && statSync(join(root, 'dist/src/workers.js')).mtimeMs >= Math.max(...sources)) return
-  const result = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit', timeout: 300_000 })
-  if (result.status !== 0) throw new Error('the build failed')
-}
 
 function children (pid: number): number[] {
   try {
@@ -61,7 +52,7 @@ async function pingOk (url: string): Promise<boolean> {
 }
 
 t.test('workers: two processes share the port; a crashed one is replaced; SIGHUP keeps serving; SIGTERM stops all with 0', async (t) => {
-  ensureBuilt()
+  ensureBuilt('dist/src/cli.js', ['src'])
   const redis = await startRedis()
   t.teardown(() => redis.stop())
   const app = await startDemoApp({ host: '127.0.0.1', port: 0 })
