@@ -129,6 +129,20 @@ function profileTables (p: { before: ProfileSummary, after: ProfileSummary }): s
   ].join('\n')
 }
 
+/** Fixed guidance printed with every report. */
+export const READING = [
+  '- The load generator runs on the same machine as the targets. On a machine with few cores it',
+  '  competes with them for CPU, so absolute figures understate what a dedicated host would do, and',
+  '  the slowest targets are the most affected. Ratios pair runs taken seconds apart, which cancels',
+  '  most drift in background load; `CPU µs/req` (CPU time of the target\'s processes per request)',
+  '  is the least sensitive to other load. A load average well above the core count at start or',
+  '  end means other work shared the machine and the figures are noisy.',
+  '- `Redis cmd/req` counts every command the Redis-store gateways sent during the run, divided by',
+  '  the requests answered: a cached session is read again once per `session.cache.ttl`, which is',
+  '  the small remainder on the cached rows.',
+  '- How the hot path was profiled and what changed is described in [scaling.md](scaling.md).'
+]
+
 /** docs/benchmarks.md: machine, versions, command, settings and every figure of this run. */
 export function renderReport (data: BenchData, ratios: readonly KeyRatio[], started: Date, argv: readonly string[]): string {
   const o = data.options
@@ -141,6 +155,10 @@ export function renderReport (data: BenchData, ratios: readonly KeyRatio[], star
     'a fast upstream (a small fixed JSON answer), redis-server without persistence, and the development',
     'OpenID provider for sign-ins. Figures are medians over interleaved rounds; ratios are medians of',
     'per-round ratios. The access log of each gateway is written (to /dev/null) as in production.',
+    '',
+    '## Reading these figures',
+    '',
+    ...READING,
     '',
     '## Machine and versions',
     '',
@@ -163,7 +181,9 @@ export function renderReport (data: BenchData, ratios: readonly KeyRatio[], star
     lines.push('## Growth with live sessions', '',
       'Sessions are written with the gateway\'s own code from the record of a real sign-in; the load cycles',
       'through every session in turn, so once there are more sessions than `session.cache.max_entries`',
-      '(10000) nearly every request misses the cache and reads Redis (one round trip).', '',
+      '(10000) nearly every request misses the cache and reads Redis: one round trip carrying GET and',
+      'PTTL, plus the idle-timeout touch (PEXPIRE) sent in the background the first time this process',
+      'serves a session in an interval, which is why commands per request exceed 2 there.', '',
       markdownTable([['live sessions', 'Redis used MB', 'Redis bytes/session', 'req/s', 'p50 ms', 'p99 ms', 'gateway RSS MB', 'Redis cmd/req'],
         ...data.growth.map((g) => [String(g.sessions), fmt(g.redisMb, 1), fmt(g.bytesPerSession), fmt(g.sample.throughput), fmt(g.sample.p50, 2), fmt(g.sample.p99, 2), fmt(g.sample.rssMb), fmt(g.sample.commandsPerRequest, 2)])]), '')
   }
