@@ -30,6 +30,7 @@ import { createForwarding } from './proxy/forwarded.js'
 import { createIdentityHeaders } from './proxy/identity-headers.js'
 import { registerProxy } from './proxy/proxy.js'
 import { createUpstream401Handler } from './proxy/upstream-401.js'
+import { connectSessionCache } from './session/cache.js'
 import { createSessionEvents } from './session/events.js'
 import { eventsChannel } from './session/keys.js'
 import { createMemoryStore } from './session/memory-store.js'
@@ -115,7 +116,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     now,
     onRefresh: (report) => metrics.refresh(report)
   })
-  const authenticator = createAuthenticator({ cookieName: cookieConfig.name, codec, sessions, refresher, idleTimeoutMs: config.session.idleTimeoutMs, logger, now })
+  const cache = connectSessionCache(config.session.cache, events, now)
+  const authenticator = createAuthenticator({ cookieName: cookieConfig.name, codec, sessions, refresher, idleTimeoutMs: config.session.idleTimeoutMs, logger, now, cache })
 
   // Decisions and what the upstream receives.
   const { policy, routes } = live
@@ -146,12 +148,16 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
 
   let draining = false
   app.decorateRequest('portcullis', null as never)
-  app.addHook('onRequest', async (request) => { request.portcullis = newRequestState() })
+  // Hooks that never wait use the callback form: no promise per request.
+  app.addHook('onRequest', (request, _reply, done) => {
+    request.portcullis = newRequestState()
+    done()
+  })
   await app.register(cookie)
   registerAccessLog(app, metrics)
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (!request.portcullis.proxied) reply.header(generatedHeader, 'true')
-    return payload
+    done(null, payload)
   })
 
   app.setErrorHandler((error: Error & { statusCode?: number, code?: string }, request, reply) => {
@@ -181,7 +187,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body))
     registerHealth(scope, { store, provider, timeoutMs: config.redis.commandTimeoutMs + 500, draining: () => draining })
     if (config.metrics.enabled && config.metrics.listen === null) registerMetricsRoute(scope, metrics)
-    registerSignIn(scope, { config, store, sessions, codec, flows, now, onSignIn: (outcome) => metrics.signIn(outcome) })
+    registerSignIn(scope, { config, store, sessions, codec, flows, events, now, onSignIn: (outcome) => metrics.signIn(outcome) })
     registerSignOut(scope, { config, sessions, codec, flows, events })
     registerUserinfo(scope, { config, authenticator })
     registerForwardAuth(scope, { config, authenticator, policy, routes, codec, isTrustedProxy: forwarding.isTrusted, now })

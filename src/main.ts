@@ -1,6 +1,7 @@
 import { buildGateway, type Gateway } from './app.js'
 import { ConfigError, loadConfigFile } from './config/load.js'
 import { handleSignals } from './ops/signals.js'
+import { isSupervisor, superviseWorkers } from './workers.js'
 
 /** Prints a configuration error the same way `check` does: every problem, no stack trace. */
 export function printConfigError (err: ConfigError, file: string, write: (s: string) => void): void {
@@ -23,6 +24,10 @@ export async function serve (file: string, env: NodeJS.ProcessEnv = process.env)
       return 1
     }
     throw err
+  }
+  if (isSupervisor(config)) {
+    superviseWorkers(config)
+    return 0
   }
   const gateway: Gateway = await buildGateway(config)
   handleSignals(gateway, {

@@ -10,7 +10,8 @@ export const DEFAULTS = Object.freeze({
     trusted_proxies: Object.freeze([] as string[]),
     allowed_redirect_hosts: Object.freeze([] as string[]),
     shutdown_timeout: '10s',
-    upstream_timeout: '30s'
+    upstream_timeout: '30s',
+    workers: 1
   }),
   provider: Object.freeze({
     scopes: Object.freeze(['openid', 'email', 'profile']),
@@ -33,7 +34,12 @@ export const DEFAULTS = Object.freeze({
     lifetime: '7d',
     idle_timeout: '24h',
     refresh_before_expiry: '60s',
-    login_timeout: '10m'
+    login_timeout: '10m',
+    cache: Object.freeze({
+      enabled: true,
+      ttl: '5s',
+      max_entries: 10_000
+    })
   }),
   redis: Object.freeze({
     key_prefix: 'portcullis:',

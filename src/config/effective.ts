@@ -19,6 +19,7 @@ export function toFileShape (config: Config): Record<string, unknown> {
       allowed_redirect_hosts: server.allowedRedirectHosts,
       shutdown_timeout: formatDuration(server.shutdownTimeoutMs),
       upstream_timeout: formatDuration(server.upstreamTimeoutMs),
+      workers: server.workers,
       tls: server.tls === null ? null : { cert_file: server.tls.certFile, key_file: server.tls.keyFile }
     },
     provider: {
@@ -46,7 +47,8 @@ export function toFileShape (config: Config): Record<string, unknown> {
       lifetime: formatDuration(session.lifetimeMs),
       idle_timeout: formatDuration(session.idleTimeoutMs),
       refresh_before_expiry: formatDuration(session.refreshBeforeExpiryMs),
-      login_timeout: formatDuration(session.loginTimeoutMs)
+      login_timeout: formatDuration(session.loginTimeoutMs),
+      cache: { enabled: session.cache.enabled, ttl: formatDuration(session.cache.ttlMs), max_entries: session.cache.maxEntries }
     },
     redis: {
       url: redis.url,

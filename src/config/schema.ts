@@ -48,6 +48,7 @@ export const ConfigSchema = Obj({
     allowed_redirect_hosts: Type.Optional(StrList()),
     shutdown_timeout: Type.Optional(Duration()),
     upstream_timeout: Type.Optional(Duration()),
+    workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
     tls: Type.Optional(Obj({
       cert_file: Str(),
       key_file: Str()
@@ -77,7 +78,12 @@ export const ConfigSchema = Obj({
     lifetime: Type.Optional(Duration()),
     idle_timeout: Type.Optional(Duration()),
     refresh_before_expiry: Type.Optional(Duration()),
-    login_timeout: Type.Optional(Duration())
+    login_timeout: Type.Optional(Duration()),
+    cache: Type.Optional(Obj({
+      enabled: Type.Optional(Type.Boolean()),
+      ttl: Type.Optional(Duration()),
+      max_entries: Type.Optional(Type.Integer({ minimum: 1 }))
+    }))
   })),
   redis: Type.Optional(Obj({
     url: Type.Optional(Str()),

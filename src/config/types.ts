@@ -26,6 +26,8 @@ export interface ServerConfig {
   readonly shutdownTimeoutMs: number
   /** Upstream connect + headers timeout. */
   readonly upstreamTimeoutMs: number
+  /** Worker processes sharing the listener (node:cluster); 1 = serve in the main process. */
+  readonly workers: number
   readonly tls: { readonly certFile: string, readonly keyFile: string } | null
 }
 
@@ -64,6 +66,16 @@ export interface SessionConfig {
   readonly refreshBeforeExpiryMs: number
   /** How long a started sign-in may take before its pending state expires. */
   readonly loginTimeoutMs: number
+  /** The in-process cache of decrypted sessions (see session/cache.ts). */
+  readonly cache: SessionCacheConfig
+}
+
+export interface SessionCacheConfig {
+  readonly enabled: boolean
+  /** Longest time an entry is served without reading the store again. */
+  readonly ttlMs: number
+  /** Upper bound on cached sessions per process (least recently used are dropped first). */
+  readonly maxEntries: number
 }
 
 export interface RedisConfig {

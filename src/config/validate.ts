@@ -70,6 +70,7 @@ function buildServer (raw: RawConfig, problems: Problems, baseDir: string): Serv
     allowedRedirectHosts,
     shutdownTimeoutMs: durationMs(s.shutdown_timeout, D.shutdown_timeout, ['server', 'shutdown_timeout'], problems),
     upstreamTimeoutMs: durationMs(s.upstream_timeout, D.upstream_timeout, ['server', 'upstream_timeout'], problems),
+    workers: s.workers ?? D.workers,
     tls: s.tls === undefined
       ? null
       : {
@@ -177,13 +178,25 @@ function buildSession (raw: RawConfig, server: ServerConfig, problems: Problems)
   const idleTimeoutMs = durationMs(s.idle_timeout, D.idle_timeout, ['session', 'idle_timeout'], problems)
   if (idleTimeoutMs > lifetimeMs) problems.add(['session', 'idle_timeout'], 'must not be longer than session.lifetime')
 
+  const store = s.store ?? D.store
+  // Worker processes share nothing but the store: with the memory store each would hold its own sessions.
+  if (server.workers > 1 && store === 'memory') problems.add(['server', 'workers'], 'must be 1 when session.store is memory (workers share sessions only through redis)')
+  const cacheTtlMs = durationMs(s.cache?.ttl, D.cache.ttl, ['session', 'cache', 'ttl'], problems)
+  // An entry must not outlive a small part of the idle timeout (see session/cache.ts).
+  if (cacheTtlMs > 60_000) problems.add(['session', 'cache', 'ttl'], 'must be at most 60s')
+
   return {
-    store: s.store ?? D.store,
+    store,
     cookie: { name, secrets: [...secrets], secure, sameSite, domain },
     lifetimeMs,
     idleTimeoutMs,
     refreshBeforeExpiryMs: durationMs(s.refresh_before_expiry, D.refresh_before_expiry, ['session', 'refresh_before_expiry'], problems),
-    loginTimeoutMs: durationMs(s.login_timeout, D.login_timeout, ['session', 'login_timeout'], problems)
+    loginTimeoutMs: durationMs(s.login_timeout, D.login_timeout, ['session', 'login_timeout'], problems),
+    cache: {
+      enabled: s.cache?.enabled ?? D.cache.enabled,
+      ttlMs: cacheTtlMs,
+      maxEntries: s.cache?.max_entries ?? D.cache.max_entries
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { gatewayError } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
+import type { SessionCache } from '../session/cache.js'
 import type { Refresher } from '../session/refresh.js'
 import type { Sessions } from '../session/sessions.js'
 import type { Ticket, TicketCodec } from '../session/ticket.js'
@@ -31,7 +32,7 @@ export interface AuthenticatorOptions {
   readonly logger: Logger
   readonly now?: () => number
   /** Optional in-process cache in front of the store (see session/cache.ts). */
-  readonly cache?: { get (ticket: Ticket): SessionRecord | undefined, set (ticket: Ticket, record: SessionRecord): void, delete (ticket: Ticket): void }
+  readonly cache?: SessionCache | undefined
 }
 
 /** Touch the store's idle timer at most this often per session (a write per request would double the store load). */
@@ -44,8 +45,8 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
   // Last touch per session key; bounded so a flood of sessions cannot grow it without limit.
   const touched = new Map<string, number>()
 
-  function touch (ticket: Ticket, record: SessionRecord): void {
-    const id = sessions.keys(ticket).session
+  // Fire and forget, at most once per interval per session: the request never waits for it.
+  function touch (id: string, ticket: Ticket, record: SessionRecord): void {
     const last = touched.get(id)
     const t = now()
     if (last !== undefined && t - last < touchIntervalMs) return
@@ -56,21 +57,44 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
     if (ttl > 0) sessions.touch(ticket, ttl).catch(() => { touched.delete(id) })
   }
 
+  // With the cache on, the cookie values seen recently are remembered with their verified ticket
+  // and store key, so a cached request does no HMAC and no hash: only an exact cookie value that
+  // passed verification before finds an entry. Bounded like the cache.
+  const verified = new Map<string, { ticket: Ticket, id: string }>()
+  function decode (raw: string): { ticket: Ticket, id: string } | null {
+    const known = verified.get(raw)
+    if (known !== undefined) return known
+    const ticket = codec.decode(raw)
+    if (ticket === null) return null
+    const entry = { ticket, id: sessions.keys(ticket).session }
+    if (cache !== undefined) {
+      if (verified.size >= cache.maxEntries) verified.delete(verified.keys().next().value as string)
+      verified.set(raw, entry)
+    }
+    return entry
+  }
+
   return {
     async authenticate (request) {
       const raw = request.cookies[cookieName]
       if (raw === undefined) return { kind: 'anonymous', hadCookie: false, reason: 'no_cookie' }
-      const ticket = codec.decode(raw)
-      if (ticket === null) return { kind: 'anonymous', hadCookie: true, reason: 'bad_cookie' }
+      const decoded = decode(raw)
+      if (decoded === null) return { kind: 'anonymous', hadCookie: true, reason: 'bad_cookie' }
+      const { ticket, id } = decoded
 
-      let record = cache?.get(ticket) ?? null
-      if (record === null) {
+      // One store round trip for a miss (a single GET, or GET and PTTL pipelined for the cache).
+      let record = cache?.get(id, ticket) ?? null
+      if (record === null && cache !== undefined) {
+        const token = cache.begin()
+        const entry = await sessions.loadEntry(ticket)
+        if (entry !== null) cache.set(id, ticket, entry.record, entry.ttlMs, token)
+        record = entry?.record ?? null
+      } else if (record === null) {
         record = await sessions.load(ticket)
-        if (record === null) return { kind: 'anonymous', hadCookie: true, reason: 'no_session' }
-        cache?.set(ticket, record)
       }
+      if (record === null) return { kind: 'anonymous', hadCookie: true, reason: 'no_session' }
       if (record.expiresAt <= now()) {
-        cache?.delete(ticket)
+        cache?.invalidate(id)
         await sessions.destroy(ticket)
         return { kind: 'anonymous', hadCookie: true, reason: 'lifetime_over' }
       }
@@ -78,13 +102,14 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
       const fresh = await refresher.ensureFresh(ticket, record)
       switch (fresh.status) {
         case 'fresh':
-          touch(ticket, fresh.record)
+          touch(id, ticket, fresh.record)
           return { kind: 'signed_in', ticket, record: fresh.record, refreshed: false }
         case 'refreshed':
-          cache?.set(ticket, fresh.record)
+          // Saved here with the store TTL below; a record another process saved is read again.
+          if (fresh.here) cache?.set(id, ticket, fresh.record, Math.min(options.idleTimeoutMs, fresh.record.expiresAt - now()))
           return { kind: 'signed_in', ticket, record: fresh.record, refreshed: true }
         case 'ended':
-          cache?.delete(ticket)
+          cache?.invalidate(id)
           return { kind: 'anonymous', hadCookie: true, reason: `refresh_${fresh.reason}` }
         case 'no_refresh_token':
           return { kind: 'reauth', ticket }

@@ -6,6 +6,7 @@ import { gatewayError, isGatewayError, type GatewayError } from '../errors.js'
 import type { Flows, PendingLogin } from '../oidc/flows.js'
 import { open, seal } from '../session/crypto.js'
 import { loginKey } from '../session/keys.js'
+import type { SessionEvents } from '../session/events.js'
 import type { Sessions } from '../session/sessions.js'
 import type { SessionStore } from '../session/store.js'
 import { newOpaqueToken, type TicketCodec } from '../session/ticket.js'
@@ -22,6 +23,8 @@ export interface SignInOptions {
   readonly codec: TicketCodec
   readonly flows: Flows
   readonly now?: () => number
+  /** Announces the end of a session this sign-in replaces (caches in every process drop it). */
+  readonly events?: Pick<SessionEvents, 'publish'>
   /** Called with the outcome of every finished sign-in (metrics). */
   readonly onSignIn?: (outcome: string) => void
 }
@@ -119,7 +122,10 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
     try {
       const { identity, tokens } = await flows.exchangeCode(callbackUrl, login)
       const previous = codec.decode(request.cookies[cookie.name])
-      if (previous !== null) await sessions.destroy(previous).catch(() => {})
+      if (previous !== null) {
+        await sessions.destroy(previous).catch(() => {})
+        await options.events?.publish('ended', sessions.keys(previous).session)
+      }
       const t = now()
       const record: SessionRecord = {
         v: 1,

@@ -13,7 +13,7 @@ import type { Metrics } from './metrics.js'
  * silently missing from the wrapped store.
  */
 const timed: Record<Exclude<keyof SessionStore, 'close'>, true> = {
-  get: true, set: true, setIfAbsent: true, take: true, delete: true, expire: true, ttl: true,
+  get: true, getWithTtl: true, set: true, setIfAbsent: true, take: true, delete: true, expire: true, ttl: true,
   acquireLock: true, renewLock: true, releaseLock: true, setIfLockHeld: true, publish: true, subscribe: true, ping: true
 }
 const storeOperations = Object.keys(timed) as Array<keyof typeof timed>

@@ -43,10 +43,17 @@ export function createForwarding (trustedProxies: readonly string[]): Forwarding
   const list = new BlockList()
   for (const entry of trustedProxies) addEntry(list, entry)
 
+  // Asked on every request, mostly about the same few peers: answers are remembered (bounded).
+  const known = new Map<string, boolean>()
   function isTrusted (ip: string): boolean {
+    if (trustedProxies.length === 0) return false
+    const remembered = known.get(ip)
+    if (remembered !== undefined) return remembered
     const address = parseAddress(ip)
-    if (address === null) return false
-    return list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')
+    const trusted = address !== null && list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')
+    if (known.size >= 4096) known.clear()
+    known.set(ip, trusted)
+    return trusted
   }
 
   function resolve (remoteAddress: string, headers: Readonly<Record<string, string | string[] | undefined>>, tlsSocket: boolean): ForwardedInfo {

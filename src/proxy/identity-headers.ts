@@ -74,9 +74,16 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
   if (config.passIdToken) reserved.add('authorization')
   const cookieNames = new Set(options.cookieNames)
 
+  // Header names repeat from request to request: each is canonicalised once (bounded memo).
+  const seen = new Map<string, boolean>()
   function isReserved (name: string): boolean {
+    const known = seen.get(name)
+    if (known !== undefined) return known
     const canonical = canonicalName(name)
-    return reserved.has(canonical) || canonical.startsWith(RESERVED_PREFIX)
+    const result = reserved.has(canonical) || canonical.startsWith(RESERVED_PREFIX)
+    if (seen.size >= 1024) seen.clear()
+    seen.set(name, result)
+    return result
   }
 
   function strip (headers: IncomingHeaders): OutgoingHeaders {

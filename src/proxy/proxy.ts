@@ -103,10 +103,10 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
   await app.register(async (scope) => {
     // The WebSocket proxy takes its destination from the request URL: make it the normalised
     // path (with the upstream's base path) before the proxy's handler runs, after the gate.
-    scope.addHook('onRequest', async (request) => {
+    scope.addHook('onRequest', (request, _reply, done) => {
       const state = request.portcullis
-      if (state.route === null || state.path === null) return
-      request.raw.url = target(request).basePath + state.path + state.search
+      if (state.route !== null && state.path !== null) request.raw.url = target(request).basePath + state.path + state.search
+      done()
     })
     await scope.register(httpProxy, {
     upstream: '',

@@ -20,8 +20,18 @@ export interface SessionEvents {
    * lock and so close the gap between "the lock is taken" and "I am listening".
    */
   waitFor (id: string, timeoutMs: number, signal?: AbortSignal): Promise<SessionEventKind | null>
-  /** Calls `listener` for every event (used to invalidate in-process caches). */
+  /**
+   * Calls `listener` for every event (used to invalidate in-process caches): at once for events
+   * this process publishes, and when the store delivers them for everyone else's.
+   */
   onEvent (listener: (kind: SessionEventKind, id: string) => void): void
+  /**
+   * Calls `listener` when delivery stops (false) or is certain again (true). Until `start`
+   * resolves, and whenever the subscription is down, events from other processes may be missed.
+   */
+  onDelivery (listener: (live: boolean) => void): void
+  /** True while events from every process are being delivered. */
+  live (): boolean
   stop (): Promise<void>
 }
 
@@ -31,7 +41,14 @@ const kinds = new Set<string>(['refreshed', 'ended', 'failed', 'released'])
 export function createSessionEvents (store: SessionStore, channel: string): SessionEvents {
   const waiters = new Map<string, Set<(kind: SessionEventKind | null) => void>>()
   const listeners: Array<(kind: SessionEventKind, id: string) => void> = []
+  const deliveryListeners: Array<(live: boolean) => void> = []
   let unsubscribe: (() => Promise<void>) | null = null
+  let delivering = false
+
+  function setDelivery (live: boolean): void {
+    delivering = live
+    for (const listener of deliveryListeners) listener(live)
+  }
 
   function dispatch (message: string): void {
     const colon = message.indexOf(':')
@@ -47,9 +64,13 @@ export function createSessionEvents (store: SessionStore, channel: string): Sess
 
   return {
     async start () {
-      if (unsubscribe === null) unsubscribe = await store.subscribe(channel, dispatch)
+      if (unsubscribe !== null) return
+      unsubscribe = await store.subscribe(channel, dispatch, setDelivery)
+      setDelivery(true)
     },
     async publish (kind, id) {
+      // This process's own listeners hear it now, not a round trip later.
+      for (const listener of listeners) listener(kind, id)
       try {
         await store.publish(channel, `${kind}:${id}`)
       } catch {
@@ -84,9 +105,14 @@ export function createSessionEvents (store: SessionStore, channel: string): Sess
     onEvent (listener) {
       listeners.push(listener)
     },
+    onDelivery (listener) {
+      deliveryListeners.push(listener)
+    },
+    live: () => delivering,
     async stop () {
       const u = unsubscribe
       unsubscribe = null
+      if (delivering) setDelivery(false)
       if (u !== null) await u().catch(() => {})
       for (const set of waiters.values()) for (const wake of set) wake(null)
       waiters.clear()

@@ -65,6 +65,10 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): SessionSto
       const entry = live(key)
       return entry === undefined ? null : Buffer.from(entry.value)
     }),
+    getWithTtl: (key) => op(() => {
+      const entry = live(key)
+      return entry === undefined ? null : { value: Buffer.from(entry.value), ttlMs: entry.expiresAt - now() }
+    }),
     set: (key, value, ttlMs) => op(() => { put(key, value, checkTtl(ttlMs)) }),
     setIfAbsent: (key, value, ttlMs) => op(() => {
       const ttl = checkTtl(ttlMs)

@@ -16,6 +16,11 @@ export interface StoreLogger {
   info (obj: object, msg: string): void
 }
 
+interface Subscription {
+  readonly handler: (message: string) => void
+  readonly onState: ((live: boolean) => void) | undefined
+}
+
 /** Commands defined from the Lua scripts below (ioredis caches them with EVALSHA). */
 interface Scripts {
   pcsAcquire (lock: string, fence: string, leaseMs: number, fenceTtlMs: number): Promise<number | null>
@@ -73,7 +78,7 @@ export function createRedisStore (config: RedisConfig, logger?: StoreLogger): Se
   let subscriber: Client | null = null
   let closed = false
   const waiters = new Map<Client, Set<(err?: Error) => void>>()
-  const channels = new Map<string, { handlers: Set<{ handler: (message: string) => void }>, ready: Promise<void> }>()
+  const channels = new Map<string, { handlers: Set<Subscription>, ready: Promise<void> }>()
 
   watch(client, 'commands')
   const sentinelWatch = config.sentinel === null
@@ -174,6 +179,7 @@ export function createRedisStore (config: RedisConfig, logger?: StoreLogger): Se
       const created: Client = client instanceof Cluster ? client.duplicate() : client.duplicate()
       subscriber = created
       watch(created, 'subscriber')
+      watchDelivery(created)
       created.on('message', (channel: string, message: string) => {
         const entry = channels.get(channel)
         if (entry === undefined) return
@@ -185,8 +191,68 @@ export function createRedisStore (config: RedisConfig, logger?: StoreLogger): Se
     return subscriber
   }
 
+  function announce (live: boolean): void {
+    for (const entry of channels.values()) {
+      for (const s of [...entry.handlers]) {
+        try { s.onState?.(live) } catch { /* a failing listener must not stop the others */ }
+      }
+    }
+  }
+
+  /*
+   * Subscribers that keep state derived from messages (the session cache) must know when a
+   * message may have been lost. Once the subscriber connection closes, anything published until
+   * it is subscribed again never arrives, so `false` is announced at the first close. After a
+   * reconnect ioredis subscribes again on its own, but only the reply to a SUBSCRIBE sent after
+   * that proves the server has processed it (replies come in order): `true` waits for that.
+   * A server that stalls without closing the connection (SIGSTOP, a silent partition) delivers
+   * nothing either, and a subscriber connection awaits no reply that would time out: a PING
+   * every second, answered within the command timeout, is the proof of life; without it the
+   * connection is treated as lost and replaced.
+   */
+  function watchDelivery (c: Client): void {
+    let lost = false
+    const drop = (): void => {
+      if (lost || closed) return
+      lost = true
+      announce(false)
+    }
+    c.on('close', drop)
+    const heartbeat = setInterval(() => {
+      if (lost || closed || channels.size === 0 || c.status !== 'ready') return
+      run('heartbeat', (x) => x.ping(), c).catch(() => {
+        if (closed) return
+        drop()
+        c.disconnect(true)
+      })
+    }, Math.min(1000, timeoutMs))
+    heartbeat.unref()
+    c.on('end', () => clearInterval(heartbeat))
+    const confirm = (): void => {
+      if (!lost || closed || channels.size === 0 || c.status !== 'ready') return
+      run('resubscribe', (x) => x.subscribe(...channels.keys()), c).then(() => {
+        if (!lost || c.status !== 'ready') return
+        lost = false
+        announce(true)
+      }, () => { setTimeout(confirm, 1000).unref() })
+    }
+    c.on('ready', confirm)
+  }
+
   return {
     get: (key) => run('get', (c) => c.getBuffer(key)),
+    getWithTtl: (key) => run('getWithTtl', async (c) => {
+      // One pipeline: both replies come back in one round trip.
+      const replies = await c.pipeline().getBuffer(key).pttl(key).exec()
+      const [getReply, ttlReply] = replies ?? []
+      if (getReply?.[0] != null) throw getReply[0]
+      if (ttlReply?.[0] != null) throw ttlReply[0]
+      const value = getReply?.[1] as Buffer | null
+      const ttl = ttlReply?.[1] as number
+      // The key may expire between the two replies: then there is nothing to serve.
+      if (value === null || ttl === -2) return null
+      return { value, ttlMs: ttl === -1 ? Number.POSITIVE_INFINITY : ttl }
+    }),
     set: async (key, value, ttlMs) => {
       const ttl = checkTtl(ttlMs)
       await run('set', (c) => c.set(key, value, 'PX', ttl))
@@ -224,14 +290,14 @@ export function createRedisStore (config: RedisConfig, logger?: StoreLogger): Se
     },
 
     publish: async (channel, message) => { await run('publish', (c) => c.publish(channel, message)) },
-    subscribe: async (channel, handler) => {
+    subscribe: async (channel, handler, onState) => {
       // Checked before sub(), which would otherwise open a connection on a closed store.
       if (closed) throw unavailable(new Error('the store is closed'), 'subscribe')
-      const s = { handler }
+      const s: Subscription = { handler, onState }
       let entry = channels.get(channel)
       if (entry === undefined) {
         const ready = run('subscribe', (c) => c.subscribe(channel), sub()).then(() => {})
-        const created = { handlers: new Set<typeof s>(), ready }
+        const created = { handlers: new Set<Subscription>(), ready }
         channels.set(channel, created)
         ready.catch(() => { if (channels.get(channel) === created) channels.delete(channel) })
         entry = created

@@ -16,6 +16,11 @@ export interface Sessions {
   create (record: SessionRecord, ttlMs: number): Promise<Ticket>
   /** The record, or null when missing, undecryptable, malformed or past its absolute lifetime. */
   load (ticket: Ticket): Promise<SessionRecord | null>
+  /**
+   * Like `load`, with the session's remaining time to live in the store, read in the same round
+   * trip (the session cache never keeps a record longer than the store would).
+   */
+  loadEntry (ticket: Ticket): Promise<{ readonly record: SessionRecord, readonly ttlMs: number } | null>
   /** Overwrites the record. */
   save (ticket: Ticket, record: SessionRecord, ttlMs: number): Promise<void>
   /**
@@ -54,6 +59,18 @@ export function createSessions (options: SessionsOptions): Sessions {
     return seal(ticket.key, key, Buffer.from(JSON.stringify(record), 'utf8'))
   }
 
+  function openRecord (ticket: Ticket, key: string, sealed: Buffer): SessionRecord | null {
+    const plain = open(ticket.key, key, sealed)
+    if (plain === null) return null
+    let record: unknown
+    try {
+      record = JSON.parse(plain.toString('utf8'))
+    } catch {
+      return null
+    }
+    return isRecord(record) && record.expiresAt > now() ? record : null
+  }
+
   return {
     async create (record, ttlMs) {
       for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
@@ -67,17 +84,13 @@ export function createSessions (options: SessionsOptions): Sessions {
     async load (ticket) {
       const key = keys(ticket).session
       const sealed = await store.get(key)
-      if (sealed === null) return null
-      const plain = open(ticket.key, key, sealed)
-      if (plain === null) return null
-      let record: unknown
-      try {
-        record = JSON.parse(plain.toString('utf8'))
-      } catch {
-        return null
-      }
-      if (!isRecord(record) || record.expiresAt <= now()) return null
-      return record
+      return sealed === null ? null : openRecord(ticket, key, sealed)
+    },
+    async loadEntry (ticket) {
+      const key = keys(ticket).session
+      const entry = await store.getWithTtl(key)
+      const record = entry === null ? null : openRecord(ticket, key, entry.value)
+      return record === null ? null : { record, ttlMs: entry!.ttlMs }
     },
     async save (ticket, record, ttlMs) {
       const key = keys(ticket).session

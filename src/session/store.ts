@@ -12,6 +12,11 @@ export interface SessionStore {
   /** The value, or null when missing or expired. */
   get (key: string): Promise<Buffer | null>
   /**
+   * The value and its remaining time to live in ms, in one round trip (the session cache needs
+   * to know when the store would forget the session, so it never serves it longer), or null.
+   */
+  getWithTtl (key: string): Promise<{ readonly value: Buffer, readonly ttlMs: number } | null>
+  /**
    * Stores the value with a time to live in milliseconds. Every TTL and lease must be > 0 (see
    * {@link checkTtl}); anything else rejects with a RangeError, not PCS_STORE_UNAVAILABLE.
    */
@@ -51,8 +56,10 @@ export interface SessionStore {
    * Calls `handler` for each message on `channel`, always asynchronously (never inside
    * `publish`); resolves once the subscription is active. Returns a function that unsubscribes.
    * Messages published while the backend is unreachable are lost: subscribers must tolerate that.
+   * `onState` hears when delivery stops (false: the connection dropped, messages may be lost from
+   * now on) and when it is certain again (true: the channel is subscribed once more).
    */
-  subscribe (channel: string, handler: (message: string) => void): Promise<() => Promise<void>>
+  subscribe (channel: string, handler: (message: string) => void, onState?: (live: boolean) => void): Promise<() => Promise<void>>
 
   /** Resolves when the backend answers; rejects with PCS_STORE_UNAVAILABLE otherwise. */
   ping (): Promise<void>

@@ -106,6 +106,7 @@ t.test('load: defaults from the contract fill every unset key', async t => {
       allowedRedirectHosts: [],
       shutdownTimeoutMs: 10_000,
       upstreamTimeoutMs: 30_000,
+      workers: 1,
       tls: null
     },
     provider: {
@@ -126,7 +127,8 @@ t.test('load: defaults from the contract fill every unset key', async t => {
       lifetimeMs: 7 * 86_400_000,
       idleTimeoutMs: 86_400_000,
       refreshBeforeExpiryMs: 60_000,
-      loginTimeoutMs: 600_000
+      loginTimeoutMs: 600_000,
+      cache: { enabled: true, ttlMs: 5_000, maxEntries: 10_000 }
     },
     redis: {
       url: 'redis://127.0.0.1:6379/0',

@@ -43,6 +43,7 @@ t.test('schema: only durations use a union type', async t => {
     '.session.idle_timeout: string|integer',
     '.session.refresh_before_expiry: string|integer',
     '.session.login_timeout: string|integer',
+    '.session.cache.ttl: string|integer',
     '.redis.connect_timeout: string|integer',
     '.redis.command_timeout: string|integer',
     '.identity.assertion.ttl: string|integer',

@@ -192,3 +192,16 @@ t.test('logging and metrics: defaults, values, and a metrics listener distinct f
   t.strictSame(problemsWith(r => { r.metrics = { listen: '0.0.0.0:4180' } }), ['metrics.listen: must differ from server.listen'])
   t.strictSame(problemsWith(r => { r.metrics = { listen: 'nope' } }), ['metrics.listen: must be host:port'])
 })
+
+t.test('session.cache: enabled, ttl and max_entries are read; ttl is at most 60s', async t => {
+  const c = configWith(r => { r.session.cache = { enabled: false, ttl: '2s', max_entries: 500 } }).session.cache
+  t.strictSame(c, { enabled: false, ttlMs: 2000, maxEntries: 500 })
+  t.strictSame(problemsWith(r => { r.session.cache = { ttl: '2m' } }), ['session.cache.ttl: must be at most 60s'])
+  t.strictSame(problemsWith(r => { r.session.cache = { max_entries: 0 } }), ['session.cache.max_entries: must be >= 1'])
+})
+
+t.test('server.workers: a whole number from 1, and more than 1 only with the redis store', async t => {
+  t.equal(configWith(r => { r.server.workers = 2 }).server.workers, 2)
+  t.strictSame(problemsWith(r => { r.server.workers = 0 }), ['server.workers: must be >= 1'])
+  t.strictSame(problemsWith(r => { r.server.workers = 2; r.session.store = 'memory'; delete r.redis }), ['server.workers: must be 1 when session.store is memory (workers share sessions only through redis)'])
+})

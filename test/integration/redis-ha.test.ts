@@ -48,7 +48,12 @@ async function scenario (t: Test, topology: Topology): Promise<void> {
     store: 'redis',
     externalRedis: true,
     now: clock.now,
-    configure: (raw) => topology.configure(raw)
+    configure: (raw) => {
+      topology.configure(raw)
+      // Every request must reach the store here: the in-process session cache would (rightly)
+      // keep serving the session through a short outage and hide the failover under test.
+      raw.session.cache = { enabled: false }
+    }
   })
   t.teardown(() => stack.close())
   t.equal((await fetch(`${stack.url}/ready`)).status, 200, 'ready on the HA store')

@@ -198,6 +198,24 @@ t.test('redis: a subscription survives a server restart', async (t) => {
   t.match(got[0], /^after-restart-\d+$/)
 })
 
+t.test('redis: a subscriber hears delivery stop when the connection drops, and resume only once subscribed again', async (t) => {
+  const { redis, store } = await fixture(t)
+  const states: boolean[] = []
+  const got: string[] = []
+  await store.subscribe('events', (m) => got.push(m), (live) => states.push(live))
+  t.strictSame(states, [], 'nothing is announced while the subscription is healthy')
+  await redis.stop()
+  for (let i = 0; i < 50 && states.length === 0; i++) await sleep(100)
+  t.strictSame(states, [false], 'the drop is announced once')
+  await redis.restart()
+  for (let i = 0; i < 100 && states.length < 2; i++) await sleep(100)
+  t.strictSame(states, [false, true])
+  // Once live again, a message published now is delivered: the subscription is in place.
+  await store.publish('events', 'after')
+  for (let i = 0; i < 50 && got.length === 0; i++) await sleep(20)
+  t.strictSame(got, ['after'])
+})
+
 t.test('redis: a store created while the server is down fails fast, then connects by itself once it is up', async (t) => {
   const port = await freePort()
   const store = createRedisStore(configFor(`redis://127.0.0.1:${port}/0`))

@@ -42,6 +42,17 @@ export function runStoreContract (t: Test, name: string, makeStore: MakeStore): 
     t.equal(await store.get(k('missing')), null)
   })
 
+  test('getWithTtl returns the value and its remaining time to live, and null for a missing key', async (store, k, t) => {
+    await store.set(k('a'), Buffer.from('value'), 10_000)
+    const entry = await store.getWithTtl(k('a'))
+    t.equal(entry?.value.toString(), 'value')
+    t.ok(entry !== null && entry.ttlMs > 9_000 && entry.ttlMs <= 10_000, `ttl ${entry?.ttlMs} is within (9000, 10000]`)
+    t.equal(await store.getWithTtl(k('missing')), null)
+    await store.set(k('short'), Buffer.from('x'), 60)
+    await sleep(150)
+    t.equal(await store.getWithTtl(k('short')), null)
+  })
+
   test('set overwrites and a caller changing its buffer afterwards does not change the stored value', async (store, k, t) => {
     const value = Buffer.from('first')
     await store.set(k('a'), value, 10_000)

@@ -1,0 +1,18 @@
+/*
+ * The benchmark's upstream, as a process of its own: answers every request at once with a small
+ * fixed JSON body, so what the benchmark measures is the path in front of it.
+ */
+import { createServer } from 'node:http'
+
+const body = Buffer.from(JSON.stringify({ ok: true, service: 'bench-upstream', padding: 'x'.repeat(64) }))
+const server = createServer((req, res) => {
+  req.resume()
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length })
+  res.end(body)
+})
+server.keepAliveTimeout = 72_000
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
+  const address = server.address()
+  process.stdout.write(`${JSON.stringify({ listening: typeof address === 'object' && address !== null ? address.port : null })}\n`)
+})
+process.on('SIGTERM', () => { server.closeAllConnections(); server.close(() => process.exit(0)) })

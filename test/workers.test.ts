@@ -1,0 +1,105 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { stringify } from 'yaml'
+import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../demo/accounts.js'
+import { startDevProvider } from '../demo/provider.js'
+import { startDemoApp } from '../demo/upstream.js'
+import { ensureBuilt, root } from './helpers/build.js'
+import { freePort, startRedis } from './helpers/redis.js'
+import { baseRawConfig } from './helpers/stack.js'
+
+/*
+ * `server.workers: 2` through the real command, `node dist/src/cli.js serve`: two worker
+ * processes serve one port, a crashed worker is replaced, SIGHUP does not stop the gateway, and
+ * SIGTERM stops every process with exit code 0.
+ */
+
+const cli = join(root, 'dist/src/cli.js')
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+function children (pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+  } catch {
+    return []
+  }
+}
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function until (what: string, check: () => boolean | Promise<boolean>, tries = 100, every = 100): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (await check()) return
+    await sleep(every)
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+async function pingOk (url: string): Promise<boolean> {
+  const res = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(2000) }).catch(() => null)
+  await res?.body?.cancel()
+  return res?.status === 200
+}
+
+t.test('workers: two processes share the port; a crashed one is replaced; SIGHUP keeps serving; SIGTERM stops all with 0', async (t) => {
+  ensureBuilt('dist/src/cli.js', ['src'])
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const app = await startDemoApp({ host: '127.0.0.1', port: 0 })
+  t.teardown(() => app.close())
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const provider = await startDevProvider({ clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${url}/oauth2/callback`] }] })
+  t.teardown(() => provider.close())
+
+  const raw = baseRawConfig({ publicUrl: url, port, issuer: provider.issuer, upstream: app.url.replace(/\/$/, ''), store: 'redis', redisUrl: redis.url })
+  raw.server.workers = 2
+  raw.server.shutdown_timeout = '2s'
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-workers-'))
+  writeFileSync(join(dir, 'portcullis.yaml'), stringify(raw))
+
+  let output = ''
+  const primary: ChildProcess = spawn(process.execPath, [cli, 'serve', '--config', join(dir, 'portcullis.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] })
+  primary.stdout!.on('data', (c: Buffer) => { output += c.toString() })
+  primary.stderr!.on('data', (c: Buffer) => { output += c.toString() })
+  const exited = new Promise<number | null>((resolve) => primary.once('exit', (code) => resolve(code)))
+  t.teardown(() => { if (primary.exitCode === null) primary.kill('SIGKILL') })
+  const pid = primary.pid!
+
+  await until('the gateway to answer', () => pingOk(url))
+  await until('two workers', () => children(pid).length === 2)
+  const first = children(pid)
+  t.equal(first.length, 2, 'two worker processes')
+  t.match(output, /"msg":"starting workers"/)
+
+  process.kill(first[0]!, 'SIGKILL')
+  await until('a replacement worker', () => {
+    const now = children(pid)
+    return now.length === 2 && !now.includes(first[0]!)
+  })
+  t.ok(children(pid).includes(first[1]!), 'the other worker kept running')
+  t.ok(await pingOk(url), 'still serving after a worker crash')
+  t.match(output, /"msg":"worker exited; starting a new one"/)
+
+  process.kill(pid, 'SIGHUP')
+  await sleep(300)
+  t.ok(alive(pid), 'SIGHUP does not end the primary')
+  await until('serving after SIGHUP', async () => await pingOk(url) && children(pid).length === 2)
+
+  const workers = children(pid)
+  process.kill(pid, 'SIGTERM')
+  const code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)])
+  t.equal(code, 0, 'the primary exits 0 after SIGTERM')
+  await until('the workers to be gone', () => workers.every((w) => !alive(w)), 50)
+  t.ok(workers.every((w) => !alive(w)), 'no worker outlives the primary')
+})
