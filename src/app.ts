@@ -21,6 +21,7 @@ import { createProvider } from './oidc/provider.js'
 import { registerAccessLog } from './observability/access-log.js'
 import { instrumentFlows, instrumentStore } from './observability/instrument.js'
 import { createLogger, type Logger } from './observability/logger.js'
+import { inWorkerCluster, workerMetrics } from './observability/cluster-metrics.js'
 import { registerMetricsRoute, startMetricsServer, type MetricsServer } from './observability/metrics-endpoint.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { createLiveRouting } from './ops/live-routing.js'
@@ -76,6 +77,9 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   const now = deps.now ?? Date.now
   const cookieConfig = config.session.cookie
   const metrics = deps.metrics ?? createMetrics()
+  const clustered = inWorkerCluster(config.server.workers)
+  // A worker offers its registry to the primary, which sums all workers for every scrape.
+  const scraped = clustered && config.metrics.enabled ? workerMetrics(metrics.registry) : metrics
   let running = config
   // Before anything is opened: a bad assertion key_file stops start-up here.
   const assertionKey = await loadAssertionKey(config)
@@ -186,7 +190,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   await app.register(async (scope) => {
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body))
     registerHealth(scope, { store, provider, timeoutMs: config.redis.commandTimeoutMs + 500, draining: () => draining })
-    if (config.metrics.enabled && config.metrics.listen === null) registerMetricsRoute(scope, metrics)
+    // Workers of one `server.workers` gateway answer with the sum over all of them (the primary's).
+    if (config.metrics.enabled && config.metrics.listen === null) registerMetricsRoute(scope, scraped)
     registerSignIn(scope, { config, store, sessions, codec, flows, events, now, onSignIn: (outcome) => metrics.signIn(outcome) })
     registerSignOut(scope, { config, sessions, codec, flows, events })
     registerUserinfo(scope, { config, authenticator })
@@ -236,7 +241,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     metrics,
     async listen (port) {
       const url = await app.listen({ host: config.server.host, port: port ?? config.server.port })
-      if (config.metrics.enabled && config.metrics.listen !== null && metricsServer === null) {
+      // With workers, the primary serves metrics.listen (summed over workers); workers do not.
+      if (config.metrics.enabled && config.metrics.listen !== null && metricsServer === null && !clustered) {
         metricsServer = await startMetricsServer(config.metrics.listen, metrics)
       }
       return url

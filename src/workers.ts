@@ -1,6 +1,8 @@
 import cluster, { type Worker } from 'node:cluster'
 import type { Config } from './config/types.js'
+import { primaryMetrics } from './observability/cluster-metrics.js'
 import { createLogger, type Logger } from './observability/logger.js'
+import { startMetricsServer, type MetricsServer } from './observability/metrics-endpoint.js'
 
 /*
  * `server.workers`: several gateway processes sharing one listener, so the gateway uses more than
@@ -35,7 +37,27 @@ export interface SupervisorOptions {
  */
 export function superviseWorkers (config: Config, options: SupervisorOptions = {}): void {
   const logger = options.logger ?? createLogger(config.logging)
-  const exit = options.exit ?? ((code: number) => process.exit(code))
+  let metricsServer: MetricsServer | null = null
+  let failed = false
+  const finish = options.exit ?? ((code: number) => process.exit(code))
+  const exit = (code: number): void => {
+    const closing = metricsServer?.close() ?? Promise.resolve()
+    void closing.catch(() => {}).then(() => finish(failed ? 1 : code))
+  }
+  // Metrics are summed over the workers here; workers ask for the sum when scraped themselves.
+  if (config.metrics.enabled) {
+    const metrics = primaryMetrics()
+    if (config.metrics.listen !== null) {
+      startMetricsServer(config.metrics.listen, metrics).then((server) => {
+        metricsServer = server
+        logger.info({ metrics: server.url }, 'metrics of all workers served')
+      }, (err: unknown) => {
+        logger.error({ err }, 'metrics.listen could not be opened')
+        failed = true
+        stop('SIGTERM')
+      })
+    }
+  }
   const started = new Map<Worker, number>()
   let quickCrashes = 0
   let stopping = false

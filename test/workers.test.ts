@@ -8,6 +8,7 @@ import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../demo/accounts.js'
 import { startDevProvider } from '../demo/provider.js'
 import { startDemoApp } from '../demo/upstream.js'
 import { ensureBuilt, root } from './helpers/build.js'
+import { sample } from './helpers/prometheus.js'
 import { freePort, startRedis } from './helpers/redis.js'
 import { baseRawConfig } from './helpers/stack.js'
 
@@ -91,6 +92,14 @@ t.test('workers: two processes share the port; a crashed one is replaced; SIGHUP
   t.ok(await pingOk(url), 'still serving after a worker crash')
   t.match(output, /"msg":"worker exited; starting a new one"/)
 
+  // /metrics on the main listener answers for all workers, whichever worker takes the scrape.
+  const pings = 20
+  for (let i = 0; i < pings; i++) t.ok(await pingOk(url))
+  for (let scrape = 0; scrape < 4; scrape++) {
+    const text = await (await fetch(`${url}/metrics`)).text()
+    t.ok((sample(text, 'portcullis_http_requests_total', { route: '/ping', status_class: '2xx' }) ?? 0) >= pings, `scrape ${scrape + 1} counts the pings of both workers`)
+  }
+
   process.kill(pid, 'SIGHUP')
   await sleep(300)
   t.ok(alive(pid), 'SIGHUP does not end the primary')
@@ -102,4 +111,43 @@ t.test('workers: two processes share the port; a crashed one is replaced; SIGHUP
   t.equal(code, 0, 'the primary exits 0 after SIGTERM')
   await until('the workers to be gone', () => workers.every((w) => !alive(w)), 50)
   t.ok(workers.every((w) => !alive(w)), 'no worker outlives the primary')
+})
+
+t.test('workers: metrics.listen is served by the primary with the sum over all workers', async (t) => {
+  ensureBuilt('dist/src/cli.js', ['src'])
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const port = await freePort()
+  const metricsPort = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const provider = await startDevProvider({ clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${url}/oauth2/callback`] }] })
+  t.teardown(() => provider.close())
+  const raw = baseRawConfig({ publicUrl: url, port, issuer: provider.issuer, upstream: 'http://127.0.0.1:9', store: 'redis', redisUrl: redis.url })
+  raw.server.workers = 2
+  raw.server.shutdown_timeout = '2s'
+  raw.metrics = { enabled: true, listen: `127.0.0.1:${metricsPort}` }
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-workers-'))
+  writeFileSync(join(dir, 'portcullis.yaml'), stringify(raw))
+  const primary = spawn(process.execPath, [cli, 'serve', '--config', join(dir, 'portcullis.yaml')], { stdio: 'ignore' })
+  const exited = new Promise<number | null>((resolve) => primary.once('exit', (code) => resolve(code)))
+  t.teardown(() => { if (primary.exitCode === null) primary.kill('SIGKILL') })
+  await until('the gateway to answer', () => pingOk(url))
+  await until('two workers', () => children(primary.pid!).length === 2)
+
+  const pingCount = async (): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
+    return sample(text, 'portcullis_http_requests_total', { route: '/ping', status_class: '2xx' }) ?? 0
+  }
+  // Both workers have announced themselves once each has answered a request.
+  await until('both workers counted', async () => { await pingOk(url); return (await pingCount()) >= 2 && children(primary.pid!).length === 2 })
+  const before = await pingCount()
+  const pings = 20
+  for (let i = 0; i < pings; i++) t.ok(await pingOk(url))
+  const onMain = await fetch(`${url}/metrics`)
+  t.equal(onMain.status, 404, 'not on the main listener when metrics.listen is set')
+  await onMain.body?.cancel()
+  t.equal(await pingCount() - before, pings, 'exactly the pings of both workers, counted once')
+
+  primary.kill('SIGTERM')
+  t.equal(await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]), 0)
 })
