@@ -18,7 +18,9 @@ import { summariseProfile, type ProfileSummary } from './profile.js'
 import { commandsPerRequest, startBenchRedis, type BenchRedis } from './redis.js'
 import { keyRatios, renderReport, summaryRows, type BenchData, type GrowthRow, type Sample } from './report.js'
 import { fmt, median, textTable } from './stats.js'
-import { apacheAvailable, executable, NGINX, startBareProxy, startNginx, startPortcullis, startUpstream, type Proc } from './targets.js'
+import { APACHE_NOTE, apacheAvailable, apacheRedirectUri, startApache } from './apache.js'
+import { apacheSignedInCookie, identityAtUpstream } from './apache-signin.js'
+import { executable, NGINX, startBareProxy, startNginx, startPortcullis, startUpstream, UPSTREAM_ECHO_PATH, type Proc } from './targets.js'
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 const say = (line: string): void => { process.stderr.write(`bench: ${line}\n`) }
@@ -68,8 +70,9 @@ async function run (options: BenchOptions): Promise<BenchData> {
   const redis = await startBenchRedis()
   // Every gateway port is known up front: the provider accepts exactly these callback URLs.
   const port = { redis: await freePort(), nocache: await freePort(), memory: await freePort(), workers: await freePort(), profileOff: await freePort(), profileOn: await freePort() }
+  const apachePort = await freePort()
   const provider = await startDevProvider({
-    clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: Object.values(port).map((p) => `http://127.0.0.1:${p}/oauth2/callback`) }],
+    clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [...Object.values(port).map((p) => `http://127.0.0.1:${p}/oauth2/callback`), apacheRedirectUri(apachePort)] }],
     accessTokenTtlSeconds: 24 * 3600
   })
   try {
@@ -102,9 +105,19 @@ async function run (options: BenchOptions): Promise<BenchData> {
       notes.push(`nginx is not installed at ${NGINX}: its row is missing.`)
     }
     const apache = apacheAvailable()
-    notes.push(apache.available
-      ? `Apache httpd with mod_auth_openidc was found (${apache.note}) but its configuration is not part of this bench yet.`
-      : `Apache httpd with mod_auth_openidc: skipped, ${apache.note}.`)
+    if (apache.install === null) {
+      notes.push(`Apache httpd with mod_auth_openidc: skipped, ${apache.note}.`)
+    } else if (options.only === null || options.only.includes('apache')) {
+      const peer = await startApache({ install: apache.install, port: apachePort, issuer: provider.issuer, clientId: DEMO_CLIENT_ID, clientSecret: DEMO_CLIENT_SECRET, upstream: upstream.url, redisUrl: redis.url })
+      procs.push(peer)
+      const apacheCookie = await apacheSignedInCookie(peer)
+      // Measuring a peer that answers without passing the identity on would compare unlike work.
+      const seen = await identityAtUpstream(peer, apacheCookie, UPSTREAM_ECHO_PATH)
+      if (seen.email !== 'alice@example.com') throw new Error(`Apache passed no identity to the upstream (status ${seen.status}, email ${seen.email}): ${peer.errorLog()}`)
+      say('Apache mod_auth_openidc signed in; the upstream sees the email claim')
+      targets.push({ key: 'apache', label: 'Apache mod_auth_openidc signed in, Redis (peer)', proc: peer, path: '/', cookie: apacheCookie, redis: true })
+      notes.push(APACHE_NOTE)
+    }
     targets.push(
       { key: 'redis', label: 'portcullis signed in, Redis store', proc: pcRedis, path: '/', cookie: cookie.redis, redis: true },
       { key: 'memory', label: 'portcullis signed in, memory store', proc: pcMemory, path: '/', cookie: cookie.memory, redis: false },

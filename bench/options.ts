@@ -33,8 +33,8 @@ export const usage = `Usage: npm run bench -- [options]
   --sign-ins S         seconds of concurrent sign-ins (default 10; 0 to skip)
   --no-profile         skip the CPU profiles
   --out FILE           where to write the report (default docs/benchmarks.md; - for none)
-  --only K1,K2         measure only these targets (direct, bare, nginx, redis, memory, nocache,
-                       forward, workers)
+  --only K1,K2         measure only these targets (direct, bare, nginx, apache, redis, memory,
+                       nocache, forward, workers)
 `
 
 /** Parses the options; throws with a message naming the bad option. */

@@ -7,6 +7,7 @@ import type { BenchOptions } from './options.js'
 import type { ProfileSummary } from './profile.js'
 import { redisVersion } from './redis.js'
 import { fmt, markdownTable, median, pairedDifference, pairedRatio } from './stats.js'
+import { apacheVersions } from './apache.js'
 import { NGINX, executable } from './targets.js'
 
 /*
@@ -91,6 +92,10 @@ export function keyRatios (data: BenchData): KeyRatio[] {
   if (data.targets.some((t) => t.key === 'nginx')) {
     out.splice(4, 0, { key: 'nginx', label: 'signed-in (Redis store) / nginx proxy_pass throughput', value: x(pairedRatio(tp('redis'), tp('nginx'))) })
   }
+  if (data.targets.some((t) => t.key === 'apache')) {
+    const at = out.findIndex((r) => r.key === 'p99')
+    out.splice(at, 0, { key: 'apache', label: 'signed-in (Redis store) / Apache mod_auth_openidc signed-in throughput', value: x(pairedRatio(tp('redis'), tp('apache'))) })
+  }
   return out
 }
 
@@ -137,9 +142,9 @@ export const READING = [
   '  most drift in background load; `CPU µs/req` (CPU time of the target\'s processes per request)',
   '  is the least sensitive to other load. A load average well above the core count at start or',
   '  end means other work shared the machine and the figures are noisy.',
-  '- `Redis cmd/req` counts every command the Redis-store gateways sent during the run, divided by',
-  '  the requests answered: a cached session is read again once per `session.cache.ttl`, which is',
-  '  the small remainder on the cached rows.',
+  '- `Redis cmd/req` counts every command the Redis-store gateways (and the Apache peer) sent during',
+  '  the run, divided by the requests answered: a cached session is read again once per',
+  '  `session.cache.ttl`, which is the small remainder on the cached rows.',
   '- How the hot path was profiled and what changed is described in [scaling.md](scaling.md).'
 ]
 
@@ -165,7 +170,7 @@ export function renderReport (data: BenchData, ratios: readonly KeyRatio[], star
     `- CPU: ${cpu.length} x ${cpu[0]?.model ?? 'unknown'}; memory ${fmt(totalmem() / 1073741824, 1)} GiB; Linux ${release()}`,
     `- Load average (1 min) at start / end: ${fmt(data.loadStart, 2)} / ${fmt(data.loadEnd, 2)}`,
     `- Node.js ${process.version}; fastify ${version('fastify')}; @fastify/http-proxy ${version('@fastify/http-proxy')}; undici ${version('undici')}; ioredis ${version('ioredis')}`,
-    `- redis-server ${redisVersion()}; nginx ${nginxVersion()}`,
+    `- redis-server ${redisVersion()}; nginx ${nginxVersion()}; ${apacheVersions()}`,
     `- Settings: ${o.rounds} rounds x ${o.durationMs / 1000} s per target (after ${o.warmupMs / 1000} s warm-up), ${o.connections} connections`,
     '',
     '## Throughput and latency',

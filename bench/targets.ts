@@ -13,6 +13,8 @@ import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../demo/accounts.js'
 
 /** dist/ root (this file runs as dist/bench/targets.js). */
 export const distRoot = fileURLToPath(new URL('..', import.meta.url))
+/** The path at which the bench upstream echoes the request headers (see upstream-main.ts). */
+export const UPSTREAM_ECHO_PATH = '/bench/headers'
 export const COOKIE_SECRET = 'bench-cookie-secret-0123456789-abcdefghijklmnop'
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -207,15 +209,4 @@ http {
   const url = `http://127.0.0.1:${port}`
   await waitReady(url, '/', () => child.exitCode === null, 'nginx', () => stderr)
   return { name: 'nginx', url, pid: child.pid!, rss: () => treeRss(child.pid!), cpu: () => treeCpu(child.pid!), stop: () => stopChild(child) }
-}
-
-/** Where Debian's Apache httpd and mod_auth_openidc would be; the peer runs only when both exist. */
-export function apacheAvailable (): { available: boolean, note: string } {
-  const httpd = ['/usr/sbin/apache2', '/usr/sbin/httpd'].find(executable)
-  const module = ['/usr/lib/apache2/modules/mod_auth_openidc.so', '/usr/lib64/httpd/modules/mod_auth_openidc.so'].find((p) => {
-    try { accessSync(p, constants.R_OK); return true } catch { return false }
-  })
-  if (httpd === undefined) return { available: false, note: 'Apache httpd is not installed (Debian: apt-get install apache2 libapache2-mod-auth-openidc)' }
-  if (module === undefined) return { available: false, note: 'mod_auth_openidc is not installed (Debian: apt-get install libapache2-mod-auth-openidc)' }
-  return { available: true, note: `${httpd} with ${module}` }
 }
