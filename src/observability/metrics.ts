@@ -116,11 +116,33 @@ export function createMetrics (): Metrics {
     registers
   })
 
+  // Every request records into the same few series: each series' labelled child is built once
+  // (per route and status class), so a request does no label validation or object building.
+  // Bounded: routes are configured and status classes are 1xx to 5xx (a reload adds a few).
+  interface RouteSeries { readonly duration: Histogram.Internal<'route'>, readonly requests: Array<Counter.Internal | undefined> }
+  const perRoute = new Map<string, RouteSeries>()
+  function seriesOf (route: string): RouteSeries {
+    let series = perRoute.get(route)
+    if (series === undefined) {
+      if (perRoute.size >= 1000) perRoute.clear()
+      series = { duration: duration.labels({ route }), requests: [] }
+      perRoute.set(route, series)
+    }
+    return series
+  }
+
   return {
     registry,
     request (route, status, durationMs) {
-      requests.inc({ route, status_class: `${Math.floor(status / 100)}xx` })
-      duration.observe({ route }, durationMs / 1000)
+      const series = seriesOf(route)
+      const statusClass = Math.floor(status / 100)
+      let counter = series.requests[statusClass]
+      if (counter === undefined) {
+        counter = requests.labels({ route, status_class: `${statusClass}xx` })
+        series.requests[statusClass] = counter
+      }
+      counter.inc()
+      series.duration.observe(durationMs / 1000)
     },
     upstreamError: (route, kind) => upstreamErrors.inc({ route, kind }),
     signIn: (outcome) => signIns.inc({ outcome }),

@@ -74,28 +74,33 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
   if (config.passIdToken) reserved.add('authorization')
   const cookieNames = new Set(options.cookieNames)
 
-  // Header names repeat from request to request: each is canonicalised once (bounded memo).
-  const seen = new Map<string, boolean>()
-  function isReserved (name: string): boolean {
+  // Header names repeat from request to request: each is classified once (bounded memo).
+  const KEEP = 0
+  const RESERVED = 1
+  const COOKIE = 2
+  const seen = new Map<string, number>()
+  function kindOf (name: string): number {
     const known = seen.get(name)
     if (known !== undefined) return known
     const canonical = canonicalName(name)
-    const result = reserved.has(canonical) || canonical.startsWith(RESERVED_PREFIX)
+    const kind = reserved.has(canonical) || canonical.startsWith(RESERVED_PREFIX) ? RESERVED : canonical === 'cookie' ? COOKIE : KEEP
     if (seen.size >= 1024) seen.clear()
-    seen.set(name, result)
-    return result
+    seen.set(name, kind)
+    return kind
   }
+  const isReserved = (name: string): boolean => kindOf(name) === RESERVED
 
   function strip (headers: IncomingHeaders): OutgoingHeaders {
     const out: OutgoingHeaders = {}
-    for (const [name, value] of Object.entries(headers)) {
-      if (value === undefined || isReserved(name)) continue
-      if (name.toLowerCase() === 'cookie') {
+    for (const name of Object.keys(headers)) {
+      const value = headers[name]
+      if (value === undefined) continue
+      const kind = kindOf(name)
+      if (kind === KEEP) out[name] = value
+      else if (kind === COOKIE) {
         const kept = stripCookies(value, cookieNames)
         if (kept !== undefined) out[name] = kept
-        continue
       }
-      out[name] = value
     }
     return out
   }
