@@ -182,7 +182,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     authenticator,
     logger,
     reservedPaths: new Set(['/ping', '/ready', '/metrics']),
-    ...(assertions === null ? {} : { onAllowed: assertions.onAllowed })
+    ...(assertions === null ? {} : { onAllowed: assertions.onAllowed, onAllowedNow: assertions.onAllowedNow })
   }))
 
   // The gateway's own endpoints, with a small form parser of their own.

@@ -105,6 +105,28 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
     return out
   }
 
+  // A session's identity object is reused by every request the session cache serves, and is
+  // never changed (a refresh brings a new record): its checked header values are kept with it.
+  const identityValues = new WeakMap<Identity, ReadonlyArray<readonly [string, string]>>()
+  function headersOf (identity: Identity): ReadonlyArray<readonly [string, string]> {
+    let values = identityValues.get(identity)
+    if (values === undefined) {
+      const list: Array<readonly [string, string]> = []
+      const add = (name: string, value: string | null | undefined): void => {
+        if (value !== null && value !== undefined && value !== '' && !unsafeValue.test(value)) list.push([name, value])
+      }
+      add(names.user, identity.sub)
+      add(names.email, identity.email)
+      add(names.preferredUsername, identity.preferredUsername)
+      add(names.groups, joinGroups(identity.groups))
+      values = list
+      identityValues.set(identity, values)
+    }
+    return values
+  }
+
+  const safeAssertions = new Set<string>()
+
   function apply (headers: IncomingHeaders, ctx: IdentityContext): OutgoingHeaders {
     const out = strip(headers)
     const set = (name: string, value: string | null | undefined): void => {
@@ -113,17 +135,23 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
     }
     const identity = ctx.identity
     if (identity !== null) {
-      set(names.user, identity.sub)
-      set(names.email, identity.email)
-      set(names.preferredUsername, identity.preferredUsername)
-      set(names.groups, joinGroups(identity.groups))
+      for (const [name, value] of headersOf(identity)) out[name] = value
     }
     if (config.passAccessToken) set(ACCESS_TOKEN_HEADER, ctx.accessToken)
     // set() drops the whole value when the token holds a forbidden character.
     if (config.passIdToken && typeof ctx.idToken === 'string' && ctx.idToken !== '') {
       set('authorization', 'Bearer ' + ctx.idToken)
     }
-    set(names.assertion, ctx.assertion)
+    const assertion = ctx.assertion
+    if (assertion !== null && assertion !== undefined && assertion !== '') {
+      // The same assertion is sent with many requests (the signer reuses it): checked once.
+      if (safeAssertions.has(assertion)) out[names.assertion] = assertion
+      else if (!unsafeValue.test(assertion)) {
+        if (safeAssertions.size >= 1024) safeAssertions.clear()
+        safeAssertions.add(assertion)
+        out[names.assertion] = assertion
+      }
+    }
     return out
   }
 
