@@ -48,11 +48,26 @@ export function createAccessLineWriter (logger: Logger): (fields: AccessFields) 
   const chindings = l[s.chindingsSym] as string
   const end = `,"msg":"request"${l[s.endSym] as string}`
   const str = (value: string | undefined, key: string): string => value === undefined ? '' : `,"${key}":${JSON.stringify(value)}`
-  const num = (value: number): string => Number.isFinite(value) ? String(value) : 'null'
   return (f) => {
     out.write(levelPrefix + time() + chindings +
       `,"requestId":${JSON.stringify(f.requestId)},"method":${JSON.stringify(f.method)}` + str(f.path, 'path') +
-      `,"status":${num(f.status)},"durationMs":${num(f.durationMs)},"route":${JSON.stringify(f.route)}` +
+      `,"status":${numberText(f.status)},"durationMs":${numberText(f.durationMs)},"route":${JSON.stringify(f.route)}` +
       str(f.upstream, 'upstream') + str(f.user, 'user') + str(f.outcome, 'outcome') + end)
   }
+}
+
+/**
+ * A number as JSON writes it. Durations have at most two decimals: those are written from their
+ * integer hundredths, which gives exactly the text `String` would (the shortest decimal that reads
+ * back as the same number) without the general double-to-text conversion.
+ */
+export function numberText (value: number): string {
+  if (!Number.isFinite(value)) return 'null'
+  if (!(value >= 0 && value < 1e12)) return String(value)
+  const hundredths = Math.round(value * 100)
+  if (hundredths / 100 !== value) return String(value)
+  const whole = Math.floor(hundredths / 100)
+  const fraction = hundredths - whole * 100
+  if (fraction === 0) return String(whole)
+  return fraction % 10 === 0 ? `${whole}.${fraction / 10}` : `${whole}.${fraction < 10 ? '0' : ''}${fraction}`
 }

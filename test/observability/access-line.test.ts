@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import t from 'tap'
-import { createAccessLineWriter, type AccessFields } from '../../src/observability/access-line.js'
+import { createAccessLineWriter, numberText, type AccessFields } from '../../src/observability/access-line.js'
 import { createLogger } from '../../src/observability/logger.js'
 
 function capture (): { stream: Writable, lines: () => string[] } {
@@ -44,4 +44,14 @@ t.test('access line: a logger that could change its lines (a mixin) is written t
   const logger = pino({ mixin: () => ({ extra: 'from-mixin' }) }, sink.stream)
   createAccessLineWriter(logger)(samples[0]!)
   t.match(JSON.parse(sink.lines()[0] as string), { msg: 'request', extra: 'from-mixin', requestId: samples[0]!.requestId, status: 200 })
+})
+
+t.test('access line: numbers are written exactly as JSON writes them', async (t) => {
+  const values = [0, 1, 7, 10, 100, 200, 499, 0.01, 0.1, 0.5, 1.05, 1.2, 1.25, 2.99, 12.34, 99.9, 1234.56, 60000.07, 1e11 + 0.5, -1, -0.25, 1e12, 1e21, 0.001, 1 / 3, Number.MAX_SAFE_INTEGER]
+  for (let i = 0; i < 200_000; i++) values.push(Math.round(i * 7.31) / 100)
+  let mismatches = 0
+  for (const v of values) if (numberText(v) !== JSON.stringify(v)) mismatches++
+  t.equal(mismatches, 0, `${values.length} values`)
+  t.equal(numberText(Number.NaN), 'null')
+  t.equal(numberText(Number.POSITIVE_INFINITY), 'null')
 })
