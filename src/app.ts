@@ -22,6 +22,7 @@ import { registerAccessLog } from './observability/access-log.js'
 import { instrumentFlows, instrumentStore } from './observability/instrument.js'
 import { createLogger, type Logger } from './observability/logger.js'
 import { inWorkerCluster, workerMetrics } from './observability/cluster-metrics.js'
+import { lazyChildLoggerFactory } from './observability/request-logger.js'
 import { registerMetricsRoute, startMetricsServer, type MetricsServer } from './observability/metrics-endpoint.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { createLiveRouting } from './ops/live-routing.js'
@@ -134,6 +135,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     loggerInstance: logger,
     // The gateway writes its own access log line (observability/access-log); fastify's is off.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    // Each request's logger (bound to its id) is built only when the request logs a line.
+    childLoggerFactory: lazyChildLoggerFactory as never,
     requestIdHeader: false,
     genReqId: (raw) => {
       const incoming = raw.headers['x-request-id']
@@ -183,7 +186,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     authenticator,
     logger,
     reservedPaths: new Set(['/ping', '/ready', '/metrics']),
-    ...(assertions === null ? {} : { onAllowed: assertions.onAllowed })
+    ...(assertions === null ? {} : { onAllowed: assertions.onAllowed, onAllowedNow: assertions.onAllowedNow })
   }))
 
   // The gateway's own endpoints, with a small form parser of their own.

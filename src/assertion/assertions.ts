@@ -13,6 +13,11 @@ export interface Assertions {
   readonly signer: AssertionSigner
   /** The gate's `onAllowed` hook: signs the assertion for a signed-in, allowed request. */
   onAllowed (request: FastifyRequest): Promise<void>
+  /**
+   * {@link Assertions.onAllowed} without waiting: true when the request needs no assertion or got
+   * one from the signer's cache; false when `onAllowed` must run.
+   */
+  onAllowedNow (request: FastifyRequest): boolean
 }
 
 export interface AssertionsOptions {
@@ -69,6 +74,18 @@ export function createAssertions (options: AssertionsOptions): Assertions {
   return {
     keyring,
     signer,
+    onAllowedNow (request) {
+      const state = request.portcullis
+      if (state.session === null || state.route === null) return true
+      const token = signer.cachedAssertion({
+        sessionId: state.session.ticket.sid,
+        generation: state.session.record.generation,
+        identity: state.session.record.identity
+      }, audienceOf(state.route))
+      if (token === null) return false
+      state.assertion = token
+      return true
+    },
     async onAllowed (request) {
       const state = request.portcullis
       if (state.session === null || state.route === null) return

@@ -74,6 +74,11 @@ export interface Keyring {
    * with PCS_STORE_UNAVAILABLE when the store cannot be reached and no such key is known.
    */
   signingKey (): Promise<SigningKey>
+  /**
+   * The key {@link Keyring.signingKey} would resolve with, when it is known without waiting and
+   * needs no renewal started; otherwise null (call `signingKey`). Never starts any work.
+   */
+  signingKeyNow (): SigningKey | null
   /** The public keys to publish in the JWKS: every key of the record not past its `notAfter`. */
   publicKeys (): Promise<JWK[]>
 }
@@ -208,6 +213,12 @@ export function createKeyring (options: KeyringOptions): Keyring {
   }
 
   return {
+    signingKeyNow () {
+      const t = now()
+      if (cached === null || t - cached.syncedAt >= SYNC_MS) return null
+      return pick(t)
+    },
+
     async signingKey () {
       const t = now()
       const stale = cached === null || t - cached.syncedAt >= SYNC_MS

@@ -33,6 +33,11 @@ export interface AssertionSignerOptions {
 export interface AssertionSigner {
   /** The assertion for `subject` addressed to `audience` (the upstream's origin). */
   assertionFor (subject: AssertionSubject, audience: string): Promise<string>
+  /**
+   * The assertion {@link AssertionSigner.assertionFor} would return from its cache, when that is
+   * known without waiting (a reusable token signed with the key in use now); otherwise null.
+   */
+  cachedAssertion (subject: AssertionSubject, audience: string): string | null
   /** How many assertions have been signed (not served from the cache). */
   readonly signed: number
 }
@@ -73,6 +78,12 @@ export function createAssertionSigner (options: AssertionSignerOptions): Asserti
   }
 
   return {
+    cachedAssertion (subject, audience) {
+      const hit = cache.get(`${subject.sessionId}\0${subject.generation}\0${audience}`)
+      if (hit === undefined || hit.expiresAt - now() <= reuseMs) return null
+      return keyring.signingKeyNow()?.kid === hit.kid ? hit.token : null
+    },
+
     async assertionFor (subject, audience) {
       const t = now()
       const cacheKey = `${subject.sessionId}\0${subject.generation}\0${audience}`

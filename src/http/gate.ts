@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Config } from '../config/types.js'
+import type { Config, RouteConfig } from '../config/types.js'
 import { isGatewayError } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
 import { decide, type CompiledPolicy } from '../policy/decide.js'
@@ -27,6 +27,8 @@ export interface GateOptions {
   readonly reservedPaths: ReadonlySet<string>
   /** Called for a signed-in, allowed request before it is proxied (e.g. to sign an assertion). */
   readonly onAllowed?: (request: FastifyRequest) => Promise<void> | void
+  /** `onAllowed` without waiting when it can be done at once: true when done, false to call `onAllowed`. */
+  readonly onAllowedNow?: (request: FastifyRequest) => boolean
 }
 
 /**
@@ -35,7 +37,7 @@ export interface GateOptions {
  * The route is chosen on the same normalised path that is forwarded, so what is checked is what
  * the upstream serves.
  */
-export function createGate (options: GateOptions): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+export function createGate (options: GateOptions): (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void {
   const { config, routes, policy, authenticator } = options
   const { authPrefix, publicUrl } = config.server
   const cookie = config.session.cookie
@@ -65,13 +67,61 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
     return sendError(request, reply, expired ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED', { json: { sign_in: signIn } })
   }
 
-  return async function gate (request, reply) {
-    if (request.routeOptions.config.gateway === true) return
+  /**
+   * What follows authentication: the access decision, then the assertion. Returns true when the
+   * request is allowed and `onAllowed` still has to run; false when it was answered here.
+   */
+  function admit (request: FastifyRequest, reply: FastifyReply, route: RouteConfig, outcome: AuthOutcome): boolean {
+    const state = request.portcullis
+    if (outcome.kind !== 'signed_in') {
+      unauthenticated(request, reply, outcome)
+      return false
+    }
+    state.session = { ticket: outcome.ticket, record: outcome.record }
+    const decision = decide(policy, route, request.method, outcome.record.identity)
+    if (debug(request)) request.log.debug({ decision: decision.rule, allow: decision.allow }, 'access decision')
+    if (!decision.allow) {
+      state.outcome = 'denied'
+      if (wantsHtml(request) && route.api !== true) {
+        sendPage(reply.header('x-portcullis-error', 'PCS_FORBIDDEN'), 403, forbiddenPage(outcome.record.identity.email, `${authPrefix}/sign_out`))
+        return false
+      }
+      sendError(request, reply, 'PCS_FORBIDDEN')
+      return false
+    }
+    state.outcome = outcome.refreshed ? 'refreshed' : 'proxied'
+    return true
+  }
+
+  /** The path through the session store, a refresh or the signer: everything that may wait. */
+  async function slow (request: FastifyRequest, reply: FastifyReply, route: RouteConfig, outcome: AuthOutcome | null): Promise<void> {
+    const state = request.portcullis
+    if (outcome === null) {
+      try {
+        outcome = await authenticator.authenticate(request)
+      } catch (err) {
+        if (isGatewayError(err)) {
+          state.outcome = err.code === 'PCS_REFRESH_UNAVAILABLE' ? 'refresh_unavailable' : 'store_unavailable'
+          return void sendError(request, reply, err, { retryAfterSeconds: 5 })
+        }
+        throw err
+      }
+      if (!admit(request, reply, route, outcome)) return
+    }
+    if (options.onAllowed !== undefined) await options.onAllowed(request)
+  }
+
+  // The callback form: a signed-in request whose session and assertion are cached is decided
+  // without a promise; anything that has to wait continues in `slow`, and its failure (a store
+  // or signer error) reaches the error handler exactly as a rejected hook would.
+  return function gate (request, reply, done) {
+    if (request.routeOptions.config.gateway === true) return done()
     const state = request.portcullis
     const normalised = normalisePath(request.raw.url ?? '')
     if (normalised === null) {
       state.outcome = 'bad_path'
-      return void sendError(request, reply, 'PCS_BAD_PATH')
+      sendError(request, reply, 'PCS_BAD_PATH')
+      return done()
     }
     state.path = normalised.path
     state.search = normalised.search
@@ -79,49 +129,39 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
     // normalisation (`/x/../oauth2/start`) or with another method is not proxied.
     if (normalised.path === authPrefix || normalised.path.startsWith(`${authPrefix}/`) || options.reservedPaths.has(normalised.path)) {
       state.outcome = 'not_found'
-      return void sendError(request, reply, 'PCS_NOT_FOUND')
+      sendError(request, reply, 'PCS_NOT_FOUND')
+      return done()
     }
     const route = routes.match(normalised.path)
     state.route = route
     if (route === null) {
       state.outcome = 'no_route'
-      return void sendError(request, reply, 'PCS_NOT_FOUND')
+      sendError(request, reply, 'PCS_NOT_FOUND')
+      return done()
     }
     // Method and public-route rules need no session: decide them before touching the store.
     const before = decide(policy, route, request.method, null)
     if (before.outcome === 'public') {
       state.outcome = 'public'
-      return
+      return done()
     }
     if (before.outcome === 'method_not_allowed') {
       request.log.debug({ decision: before.rule, allow: false }, 'access decision')
       state.outcome = 'method_not_allowed'
-      return void sendError(request, reply.header('allow', allowHeader(route.methods ?? [])), 'PCS_METHOD_NOT_ALLOWED')
+      sendError(request, reply.header('allow', allowHeader(route.methods ?? [])), 'PCS_METHOD_NOT_ALLOWED')
+      return done()
     }
 
-    let outcome: AuthOutcome
-    try {
-      outcome = await authenticator.authenticate(request)
-    } catch (err) {
-      if (isGatewayError(err)) {
-        state.outcome = err.code === 'PCS_REFRESH_UNAVAILABLE' ? 'refresh_unavailable' : 'store_unavailable'
-        return void sendError(request, reply, err, { retryAfterSeconds: 5 })
-      }
-      throw err
+    const cached = authenticator.authenticateCached(request)
+    if (cached !== null) {
+      if (!admit(request, reply, route, cached)) return done()
+      if (options.onAllowed === undefined || options.onAllowedNow?.(request) === true) return done()
     }
-    if (outcome.kind !== 'signed_in') return void unauthenticated(request, reply, outcome)
-
-    state.session = { ticket: outcome.ticket, record: outcome.record }
-    const decision = decide(policy, route, request.method, outcome.record.identity)
-    request.log.debug({ decision: decision.rule, allow: decision.allow }, 'access decision')
-    if (!decision.allow) {
-      state.outcome = 'denied'
-      if (wantsHtml(request) && route.api !== true) {
-        return void sendPage(reply.header('x-portcullis-error', 'PCS_FORBIDDEN'), 403, forbiddenPage(outcome.record.identity.email, `${authPrefix}/sign_out`))
-      }
-      return void sendError(request, reply, 'PCS_FORBIDDEN')
-    }
-    state.outcome = outcome.refreshed ? 'refreshed' : 'proxied'
-    if (options.onAllowed !== undefined) await options.onAllowed(request)
+    slow(request, reply, route, cached).then(() => done(), done)
   }
+}
+
+/** Whether the request's logger writes debug lines (the decision line's object is built only then). */
+function debug (request: FastifyRequest): boolean {
+  return (request.log as unknown as { isLevelEnabled (level: string): boolean }).isLevelEnabled('debug')
 }

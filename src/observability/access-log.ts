@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { createAccessLineWriter } from './access-line.js'
 import type { Metrics } from './metrics.js'
 
 /** Response header that tells the client the request id to quote in a support request. */
@@ -32,7 +33,7 @@ export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 
   // The line's fields are built here from values that hold no secret (the path without its query,
   // the subject, never a header or cookie), so it skips the redaction pass: a clone and walk of
   // every field, the largest per-request cost the CPU profile showed in the gateway's own code.
-  const accessLog = app.log.child({}, { redact: [] })
+  const accessLine = createAccessLineWriter(app.log.child({}, { redact: [] }) as never)
 
   function write (request: FastifyRequest, status: number, elapsedMs: number, aborted: boolean): void {
     if (logged.has(request)) return
@@ -43,7 +44,7 @@ export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 
     metrics.request(route, status, durationMs)
     // A route may lower its own log level (liveness probes): the access line follows it.
     if (!(request.log as unknown as { isLevelEnabled (level: string): boolean }).isLevelEnabled('info')) return
-    accessLog.info({
+    accessLine({
       requestId: request.id,
       method: request.method,
       path: state?.path ?? (request.raw.url ?? '').split('?')[0]?.slice(0, 512),
@@ -53,7 +54,7 @@ export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 
       upstream: state?.proxied === true ? state.route?.upstream : undefined,
       user: state?.session?.record.identity.sub,
       outcome: aborted ? 'client_aborted' : state?.outcome ?? (request.routeOptions.config.gateway === true ? 'gateway' : undefined)
-    }, 'request')
+    })
   }
 
   // Hooks that never wait use the callback form: no promise per request.

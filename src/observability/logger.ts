@@ -1,6 +1,7 @@
 import { pino, type Logger, type LoggerOptions } from 'pino'
 import pretty from 'pino-pretty'
 import type { LoggingConfig } from '../config/types.js'
+import { batchedDestination, isoTimestamp } from './log-destination.js'
 
 /**
  * Paths pino replaces with `[redacted]` wherever they appear in a log object. The gateway never
@@ -51,8 +52,10 @@ export const redactPaths: readonly string[] = Object.freeze([
 
 /**
  * Creates the process logger: JSON lines on stdout by default, one human-readable line per event
- * with `logging.format: pretty`. Both write synchronously in this thread (no worker transport),
- * so the last lines before an exit at shutdown are never lost. Redaction applies to both.
+ * with `logging.format: pretty`. Both write synchronously in this thread (no worker transport);
+ * JSON lines are gathered per event-loop turn and written together, and anything gathered is
+ * written before the process exits (see log-destination.ts), so the last lines before an exit at
+ * shutdown are never lost. Redaction applies to both.
  * `destination` (tests) receives the JSON lines whatever the format.
  */
 export function createLogger (config: LoggingConfig, destination?: NodeJS.WritableStream): Logger {
@@ -60,14 +63,14 @@ export function createLogger (config: LoggingConfig, destination?: NodeJS.Writab
     level: config.level,
     redact: { paths: [...redactPaths], censor: '[redacted]' },
     base: { service: 'portcullis' },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTimestamp,
     formatters: { level: (label) => ({ level: label }) }
   }
   if (destination !== undefined) return pino(options, destination)
   if (config.format === 'pretty') {
     return pino(options, pretty({ colorize: false, singleLine: true, sync: true, translateTime: 'SYS:standard', ignore: 'service' }))
   }
-  return pino(options, pino.destination({ dest: 1, sync: true }))
+  return pino(options, batchedDestination(1))
 }
 
 export type { Logger }

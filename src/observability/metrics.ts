@@ -41,11 +41,13 @@ export function createMetrics (): Metrics {
   const registers = [registry]
   collectDefaultMetrics({ register: registry })
 
-  const requests = new Counter({
+  const requests: Counter<'route' | 'status_class'> = new Counter({
     name: 'portcullis_http_requests_total',
     help: 'HTTP requests answered, by configured route and status class.',
     labelNames: ['route', 'status_class'] as const,
-    registers
+    registers,
+    // Requests are counted in plain numbers (below) and added here, whenever the metric is read.
+    collect: () => { flushRequestCounts() }
   })
   const duration = new Histogram({
     name: 'portcullis_http_request_duration_seconds',
@@ -116,11 +118,47 @@ export function createMetrics (): Metrics {
     registers
   })
 
+  // Every request records into the same few series: each route's histogram child is built once,
+  // and requests are counted per route and status class in plain numbers that the counter takes
+  // when it is read, so a request does no label validation or object building.
+  // Bounded: routes are configured and status classes are 1xx to 5xx (a reload adds a few).
+  interface Count { readonly labels: { route: string, status_class: string }, pending: number }
+  interface RouteSeries { readonly duration: Histogram.Internal<'route'>, readonly counts: Array<Count | undefined> }
+  const perRoute = new Map<string, RouteSeries>()
+  function flushRequestCounts (): void {
+    for (const series of perRoute.values()) {
+      for (const count of series.counts) {
+        if (count === undefined || count.pending === 0) continue
+        requests.inc(count.labels, count.pending)
+        count.pending = 0
+      }
+    }
+  }
+  function seriesOf (route: string): RouteSeries {
+    let series = perRoute.get(route)
+    if (series === undefined) {
+      if (perRoute.size >= 1000) {
+        flushRequestCounts()
+        perRoute.clear()
+      }
+      series = { duration: duration.labels({ route }), counts: [] }
+      perRoute.set(route, series)
+    }
+    return series
+  }
+
   return {
     registry,
     request (route, status, durationMs) {
-      requests.inc({ route, status_class: `${Math.floor(status / 100)}xx` })
-      duration.observe({ route }, durationMs / 1000)
+      const series = seriesOf(route)
+      const statusClass = Math.floor(status / 100)
+      let count = series.counts[statusClass]
+      if (count === undefined) {
+        count = { labels: { route, status_class: `${statusClass}xx` }, pending: 0 }
+        series.counts[statusClass] = count
+      }
+      count.pending++
+      series.duration.observe(durationMs / 1000)
     },
     upstreamError: (route, kind) => upstreamErrors.inc({ route, kind }),
     signIn: (outcome) => signIns.inc({ outcome }),

@@ -56,8 +56,20 @@ export function createForwarding (trustedProxies: readonly string[]): Forwarding
     return trusted
   }
 
+  // The peer's address in plain form, asked on every request about the same few peers (bounded).
+  const peers = new Map<string, string>()
+  function plainPeer (remoteAddress: string): string {
+    let peer = peers.get(remoteAddress)
+    if (peer === undefined) {
+      peer = parseAddress(remoteAddress) ?? remoteAddress
+      if (peers.size >= 4096) peers.clear()
+      peers.set(remoteAddress, peer)
+    }
+    return peer
+  }
+
   function resolve (remoteAddress: string, headers: Readonly<Record<string, string | string[] | undefined>>, tlsSocket: boolean): ForwardedInfo {
-    const peer = parseAddress(remoteAddress) ?? remoteAddress
+    const peer = plainPeer(remoteAddress)
     const socketProto: Protocol = tlsSocket ? 'https' : 'http'
     const hostHeader = single(headers.host)
     if (!isTrusted(peer)) return { clientIp: peer, xff: peer, proto: socketProto, host: hostHeader }

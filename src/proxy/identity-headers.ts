@@ -74,31 +74,58 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
   if (config.passIdToken) reserved.add('authorization')
   const cookieNames = new Set(options.cookieNames)
 
-  // Header names repeat from request to request: each is canonicalised once (bounded memo).
-  const seen = new Map<string, boolean>()
-  function isReserved (name: string): boolean {
+  // Header names repeat from request to request: each is classified once (bounded memo).
+  const KEEP = 0
+  const RESERVED = 1
+  const COOKIE = 2
+  const seen = new Map<string, number>()
+  function kindOf (name: string): number {
     const known = seen.get(name)
     if (known !== undefined) return known
     const canonical = canonicalName(name)
-    const result = reserved.has(canonical) || canonical.startsWith(RESERVED_PREFIX)
+    const kind = reserved.has(canonical) || canonical.startsWith(RESERVED_PREFIX) ? RESERVED : canonical === 'cookie' ? COOKIE : KEEP
     if (seen.size >= 1024) seen.clear()
-    seen.set(name, result)
-    return result
+    seen.set(name, kind)
+    return kind
   }
+  const isReserved = (name: string): boolean => kindOf(name) === RESERVED
 
   function strip (headers: IncomingHeaders): OutgoingHeaders {
     const out: OutgoingHeaders = {}
-    for (const [name, value] of Object.entries(headers)) {
-      if (value === undefined || isReserved(name)) continue
-      if (name.toLowerCase() === 'cookie') {
+    for (const name of Object.keys(headers)) {
+      const value = headers[name]
+      if (value === undefined) continue
+      const kind = kindOf(name)
+      if (kind === KEEP) out[name] = value
+      else if (kind === COOKIE) {
         const kept = stripCookies(value, cookieNames)
         if (kept !== undefined) out[name] = kept
-        continue
       }
-      out[name] = value
     }
     return out
   }
+
+  // A session's identity object is reused by every request the session cache serves, and is
+  // never changed (a refresh brings a new record): its checked header values are kept with it.
+  const identityValues = new WeakMap<Identity, ReadonlyArray<readonly [string, string]>>()
+  function headersOf (identity: Identity): ReadonlyArray<readonly [string, string]> {
+    let values = identityValues.get(identity)
+    if (values === undefined) {
+      const list: Array<readonly [string, string]> = []
+      const add = (name: string, value: string | null | undefined): void => {
+        if (value !== null && value !== undefined && value !== '' && !unsafeValue.test(value)) list.push([name, value])
+      }
+      add(names.user, identity.sub)
+      add(names.email, identity.email)
+      add(names.preferredUsername, identity.preferredUsername)
+      add(names.groups, joinGroups(identity.groups))
+      values = list
+      identityValues.set(identity, values)
+    }
+    return values
+  }
+
+  const safeAssertions = new Set<string>()
 
   function apply (headers: IncomingHeaders, ctx: IdentityContext): OutgoingHeaders {
     const out = strip(headers)
@@ -108,17 +135,23 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
     }
     const identity = ctx.identity
     if (identity !== null) {
-      set(names.user, identity.sub)
-      set(names.email, identity.email)
-      set(names.preferredUsername, identity.preferredUsername)
-      set(names.groups, joinGroups(identity.groups))
+      for (const [name, value] of headersOf(identity)) out[name] = value
     }
     if (config.passAccessToken) set(ACCESS_TOKEN_HEADER, ctx.accessToken)
     // set() drops the whole value when the token holds a forbidden character.
     if (config.passIdToken && typeof ctx.idToken === 'string' && ctx.idToken !== '') {
       set('authorization', 'Bearer ' + ctx.idToken)
     }
-    set(names.assertion, ctx.assertion)
+    const assertion = ctx.assertion
+    if (assertion !== null && assertion !== undefined && assertion !== '') {
+      // The same assertion is sent with many requests (the signer reuses it): checked once.
+      if (safeAssertions.has(assertion)) out[names.assertion] = assertion
+      else if (!unsafeValue.test(assertion)) {
+        if (safeAssertions.size >= 1024) safeAssertions.clear()
+        safeAssertions.add(assertion)
+        out[names.assertion] = assertion
+      }
+    }
     return out
   }
 

@@ -81,23 +81,39 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
     sendError(request, reply, timeout ? 'PCS_UPSTREAM_TIMEOUT' : 'PCS_UPSTREAM_UNAVAILABLE')
   }
 
-  /** Sends the request upstream; a 401 on an opted-in route may send it once more (`retried`). */
-  function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: object, retried: boolean): FastifyReply {
+  // Requests already sent a second time after an upstream 401: never a third.
+  const retried = new WeakSet<FastifyRequest>()
+  // The options the proxy handed over for a request, kept only for requests that may be retried.
+  const replyOptionsOf = new WeakMap<FastifyRequest, object>()
+  const onUpstream401 = options.onUpstream401
+
+  /**
+   * The upstream's answer: passed on, or, for a 401 on a route with `refresh_on_upstream_401`,
+   * handed to `onUpstream401`, which may send the request once more. One function for every
+   * request (it receives the request), so forwarding builds no closure and no options object.
+   */
+  function onResponse (req: FastifyRequest, rep: FastifyReply, res: UpstreamResponse): void {
+    if (res.statusCode === 401 && onUpstream401 !== undefined && req.portcullis.route?.refreshOnUpstream401 === true && !retried.has(req)) {
+      onUpstream401(req, rep, res, () => {
+        retried.add(req)
+        // forward() kept the options of every request on an opted-in route, as this one is.
+        forward(req, rep, replyOptionsOf.get(req) as object)
+      }).catch((err: unknown) => {
+        discard(res.stream)
+        req.log.error({ err }, 'upstream 401 handling failed')
+        if (!rep.sent) sendError(req, rep, 'PCS_INTERNAL')
+      })
+      return
+    }
+    rep.send(res.stream)
+  }
+
+  /** Sends the request upstream with the proxy's options (which carry `onResponse` above). */
+  function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: object): FastifyReply {
     const { basePath } = target(request)
     request.portcullis.proxied = true
-    const onUpstream401 = options.onUpstream401
-    const onResponse = (req: FastifyRequest, rep: FastifyReply, res: UpstreamResponse): void => {
-      if (res.statusCode === 401 && !retried && onUpstream401 !== undefined && req.portcullis.route?.refreshOnUpstream401 === true) {
-        onUpstream401(req, rep, res, () => { forward(req, rep, replyOptions, true) }).catch((err: unknown) => {
-          discard(res.stream)
-          req.log.error({ err }, 'upstream 401 handling failed')
-          if (!rep.sent) sendError(req, rep, 'PCS_INTERNAL')
-        })
-        return
-      }
-      rep.send(res.stream)
-    }
-    return reply.from(basePath + (request.portcullis.path ?? '/') + request.portcullis.search, { ...replyOptions, onResponse } as never)
+    if (onUpstream401 !== undefined && request.portcullis.route?.refreshOnUpstream401 === true) replyOptionsOf.set(request, replyOptions)
+    return reply.from(basePath + (request.portcullis.path ?? '/') + request.portcullis.search, replyOptions as never)
   }
 
   await app.register(async (scope) => {
@@ -125,6 +141,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
       getUpstream: (request: FastifyRequest) => target(request).origin,
       rewriteRequestHeaders: (request: FastifyRequest, headers: Headers) => upstreamHeaders(request, headers),
       onError,
+      onResponse,
       // Never replay a request on our own: the upstream decides what is safe to retry.
       retryDelay: () => null
     },
@@ -135,7 +152,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
         return { ...headers, ...out }
       }
     },
-    handler: (request: FastifyRequest, reply: FastifyReply, _dest: string, replyOptions: object) => forward(request, reply, replyOptions, false)
+    handler: (request: FastifyRequest, reply: FastifyReply, _dest: string, replyOptions: object) => forward(request, reply, replyOptions)
     } as never)
   })
 

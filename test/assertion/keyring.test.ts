@@ -249,3 +249,17 @@ t.test('keyring: during an outage a still-published key signs, with one warning 
   const warnings = logs.filter((l) => l.msg.startsWith('assertion keyring sync failed'))
   t.equal(warnings.length, 1)
 })
+
+t.test('keyring: signingKeyNow gives the key signingKey would, and null whenever signingKey would have to read the store', async (t) => {
+  const { clock, store, ring } = setup()
+  t.teardown(() => store.close())
+  const a = ring()
+  t.equal(a.signingKeyNow(), null, 'nothing read yet')
+  const key = await a.signingKey()
+  t.equal(a.signingKeyNow()?.kid, key.kid)
+  clock.advance(SYNC_MS - 1)
+  t.equal(a.signingKeyNow()?.kid, key.kid, 'within the sync interval')
+  clock.advance(1)
+  t.equal(a.signingKeyNow(), null, 'due for a sync: left to signingKey, which starts it')
+  t.equal((await a.signingKey()).kid, key.kid)
+})

@@ -36,7 +36,7 @@ function fixedKeyring (first: SigningKey): { keyring: Keyring, use (key: Signing
   let current = first
   const published: JWK[] = [first.publicJwk]
   return {
-    keyring: { signingKey: async () => current, publicKeys: async () => published },
+    keyring: { signingKey: async () => current, signingKeyNow: () => current, publicKeys: async () => published },
     use (key) { current = key; published.push(key.publicJwk) },
     published
   }
@@ -100,6 +100,28 @@ t.test('signer: the cache is per session, session generation, audience and key',
   const rotated = await signer.assertionFor(subject(), AUD)
   t.equal(decodeProtectedHeader(rotated).kid, k2.kid, 'after a rotation a cached assertion of the old key is not reused')
   t.equal(signer.signed, 5)
+})
+
+t.test('signer: cachedAssertion answers without waiting exactly when assertionFor would reuse its cached token', async (t) => {
+  const clock = frozenClock()
+  const k1 = await generateSigningKey()
+  const ring = fixedKeyring(k1)
+  const signer = createAssertionSigner({ keyring: ring.keyring, issuer: ISSUER, ttlMs: TTL, now: clock.now })
+  t.equal(signer.cachedAssertion(subject(), AUD), null, 'nothing signed yet')
+  const first = await signer.assertionFor(subject(), AUD)
+  t.equal(signer.cachedAssertion(subject(), AUD), first)
+  t.equal(signer.cachedAssertion(subject('sid-1', 2), AUD), null, 'another generation')
+  t.equal(signer.cachedAssertion(subject('sid-2'), AUD), null, 'another session')
+  t.equal(signer.cachedAssertion(subject(), 'https://other.internal:8443'), null, 'another audience')
+  clock.advance(TTL / 2 - 2000)
+  t.equal(signer.cachedAssertion(subject(), AUD), first, 'still more than half left')
+  clock.advance(2000)
+  t.equal(signer.cachedAssertion(subject(), AUD), null, 'half the lifetime gone')
+  const second = await signer.assertionFor(subject(), AUD)
+  t.equal(signer.cachedAssertion(subject(), AUD), second)
+  ring.use(await generateSigningKey())
+  t.equal(signer.cachedAssertion(subject(), AUD), null, 'after a rotation the old key\'s token is not served')
+  t.equal(signer.signed, 2, 'cachedAssertion never signs')
 })
 
 t.test('signer: the cache holds at most maxEntries assertions', async (t) => {
