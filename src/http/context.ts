@@ -17,6 +17,8 @@ export interface RequestState {
   proxied: boolean
   /** The signed identity assertion for the upstream, when enabled. */
   assertion: string | null
+  /** True once the access line is written (a finished response and a closed socket both try). */
+  logged: boolean
 }
 
 declare module 'fastify' {
@@ -30,5 +32,5 @@ declare module 'fastify' {
 }
 
 export function newRequestState (): RequestState {
-  return { path: null, search: '', route: null, session: null, outcome: null, proxied: false, assertion: null }
+  return { path: null, search: '', route: null, session: null, outcome: null, proxied: false, assertion: null, logged: false }
 }

@@ -29,16 +29,16 @@ export const clientClosedStatus = 499
  * `client_aborted`. Must be called on the root instance so it covers every route.
  */
 export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 'request'>): void {
-  const logged = new WeakSet<FastifyRequest>()
   // The line's fields are built here from values that hold no secret (the path without its query,
   // the subject, never a header or cookie), so it skips the redaction pass: a clone and walk of
   // every field, the largest per-request cost the CPU profile showed in the gateway's own code.
   const accessLine = createAccessLineWriter(app.log.child({}, { redact: [] }) as never)
 
   function write (request: FastifyRequest, status: number, elapsedMs: number, aborted: boolean): void {
-    if (logged.has(request)) return
-    logged.add(request)
+    // The request state is set by the first onRequest hook; it marks the line as written.
     const state = request.portcullis
+    if (state?.logged === true) return
+    if (state !== null && state !== undefined) state.logged = true
     const durationMs = Math.round(elapsedMs * 100) / 100
     const route = routeLabel(request)
     metrics.request(route, status, durationMs)
