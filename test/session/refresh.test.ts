@@ -58,9 +58,11 @@ function replica (store: SessionStore, flows: { refresh: () => Promise<FlowOutco
   return { sessions, events, refresher, reports }
 }
 
-t.beforeEach(() => clock.reset())
-
-t.test('refresh: a waiter in another process takes the holder\'s result without calling the provider', async (t) => {
+/**
+ * Two replicas on one store: `ra` holds the refresh (its provider call is pending in `a.calls[0]`)
+ * and `rb` waits for it. The test answers the call and checks both results.
+ */
+async function holderAndWaiter () {
   const store = createMemoryStore()
   const a = scripted()
   const b = scripted()
@@ -72,6 +74,13 @@ t.test('refresh: a waiter in another process takes the holder\'s result without 
   await a.called(1)
   const second = rb.refresher.ensureFresh(ticket, record())
   await new Promise((resolve) => setTimeout(resolve, 20))
+  return { a, b, ra, rb, ticket, first, second }
+}
+
+t.beforeEach(() => clock.reset())
+
+t.test('refresh: a waiter in another process takes the holder\'s result without calling the provider', async (t) => {
+  const { a, b, ra, rb, first, second } = await holderAndWaiter()
   a.calls[0]!(ok(1))
   const [x, y] = await Promise.all([first, second])
   t.match(x, { status: 'refreshed', here: true, record: { generation: 1, tokens: { accessToken: 'at-1' } } })
@@ -82,17 +91,7 @@ t.test('refresh: a waiter in another process takes the holder\'s result without 
 })
 
 t.test('refresh: a holder\'s transient failure is reported to its waiters; they do not call the provider again', async (t) => {
-  const store = createMemoryStore()
-  const a = scripted()
-  const b = scripted()
-  const ra = replica(store, a.flows)
-  const rb = replica(store, b.flows)
-  await Promise.all([ra.events.start(), rb.events.start()])
-  const ticket = await ra.sessions.create(record(), minute)
-  const first = ra.refresher.ensureFresh(ticket, record())
-  await a.called(1)
-  const second = rb.refresher.ensureFresh(ticket, record())
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  const { a, b, rb, first, second } = await holderAndWaiter()
   a.calls[0]!(transient)
   const [x, y] = await Promise.all([first, second])
   t.match(x, { status: 'unavailable', usable: true, reason: 'network' })
@@ -156,17 +155,7 @@ t.test('refresh: the refreshed session keeps its absolute lifetime', async (t) =
 })
 
 t.test('refresh: a dead grant ends the session and its waiters see it ended', async (t) => {
-  const store = createMemoryStore()
-  const a = scripted()
-  const b = scripted()
-  const ra = replica(store, a.flows)
-  const rb = replica(store, b.flows)
-  await Promise.all([ra.events.start(), rb.events.start()])
-  const ticket = await ra.sessions.create(record(), minute)
-  const first = ra.refresher.ensureFresh(ticket, record())
-  await a.called(1)
-  const second = rb.refresher.ensureFresh(ticket, record())
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  const { a, b, ra, ticket, first, second } = await holderAndWaiter()
   a.calls[0]!({ ok: false, failure: { kind: 'terminal', reason: 'invalid_grant', cause: null } })
   t.match(await first, { status: 'ended', reason: 'invalid_grant' })
   t.match(await second, { status: 'ended' })
