@@ -204,6 +204,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
 
   await registerProxy(app, {
     config,
+    draining: () => draining,
     identityHeaders,
     forwarding,
     onUpstream401: createUpstream401Handler({ refresher, policy, ...(assertions === null ? {} : { onAllowed: assertions.onAllowed }) }),

@@ -6,7 +6,7 @@ import { gatewayError } from '../errors.js'
 import { sendError } from '../http/respond.js'
 import type { createForwarding } from './forwarded.js'
 import type { createIdentityHeaders } from './identity-headers.js'
-import { discard, type UpstreamResponse } from './upstream-401.js'
+import { createForwarder, type ExchangeEvents, type UpstreamAnswer } from './forward.js'
 
 type Headers = Record<string, string | string[] | undefined>
 
@@ -14,34 +14,38 @@ export interface ProxyOptions {
   readonly config: Config
   readonly identityHeaders: ReturnType<typeof createIdentityHeaders>
   readonly forwarding: ReturnType<typeof createForwarding>
+  /** True once the gateway is shutting down: answers then close their connection. */
+  readonly draining?: () => boolean
   /** Called with each upstream failure (metrics). */
   readonly onUpstreamError?: (route: RouteConfig | null, code: string) => void
   /**
    * Handles an upstream 401 on a route with `refresh_on_upstream_401` (see upstream-401.ts):
-   * either `retry()` (sends the request once more, never a third time) or send `res` itself.
+   * either `retry()` (sends the request once more, never a third time), `answer.pass()`, or
+   * answer itself after `answer.discard()`.
    */
-  readonly onUpstream401?: (request: FastifyRequest, reply: FastifyReply, res: UpstreamResponse, retry: () => void) => Promise<void>
+  readonly onUpstream401?: (request: FastifyRequest, reply: FastifyReply, answer: UpstreamAnswer, retry: () => void) => Promise<void>
 }
 
-/** Origin and base path of a route's upstream, split once. */
-function splitUpstream (upstream: string): { origin: string, basePath: string } {
+/** Origin, host and base path of a route's upstream, split once. */
+function splitUpstream (upstream: string): { origin: string, host: string, basePath: string } {
   const url = new URL(upstream)
-  return { origin: url.origin, basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '') }
+  return { origin: url.origin, host: url.host, basePath: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '') }
 }
 
 /**
- * The reverse proxy: one @fastify/http-proxy registration at the root whose upstream is chosen per
- * request from the route the gate matched, and whose path is the gate's normalised path (so the
- * path that was authorised is the path the upstream sees). Bodies are streamed, never buffered;
- * WebSocket upgrades pass through the same gate before they are proxied.
+ * The reverse proxy. HTTP requests are forwarded by forward.ts (undici's dispatch written straight
+ * to the client socket), to the upstream of the route the gate matched and with the gate's
+ * normalised path, so the path that was authorised is the path the upstream sees. Bodies are
+ * streamed, never buffered. WebSocket upgrades pass through the same gate and are proxied by
+ * @fastify/http-proxy, whose route this registers.
  */
 export async function registerProxy (app: FastifyInstance, options: ProxyOptions): Promise<void> {
   const { config, identityHeaders, forwarding } = options
   // Split lazily per route object: a config reload brings new route objects, and a request
   // still in flight keeps the upstream of the route it matched.
-  const upstreams = new WeakMap<RouteConfig, { origin: string, basePath: string }>()
+  const upstreams = new WeakMap<RouteConfig, { origin: string, host: string, basePath: string }>()
 
-  function target (request: FastifyRequest): { origin: string, basePath: string } {
+  function target (request: FastifyRequest): { origin: string, host: string, basePath: string } {
     const route = request.portcullis.route
     if (route === null) throw gatewayError('PCS_NOT_FOUND')
     let upstream = upstreams.get(route)
@@ -71,52 +75,71 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
     return headers
   }
 
-  function onError (reply: FastifyReply, { error }: { error: Error & { code?: string, statusCode?: number } }): void {
-    const request = reply.request
-    const timeout = error.statusCode === 504 || error.code === 'FST_REPLY_FROM_GATEWAY_TIMEOUT'
-    options.onUpstreamError?.(request.portcullis.route, error.code ?? 'unknown')
+  function failed (request: FastifyRequest, reply: FastifyReply, error: Error & { code?: string }): void {
+    const code = error.code ?? 'unknown'
+    const timeout = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT'
+    options.onUpstreamError?.(request.portcullis.route, code)
     request.portcullis.proxied = false
     request.portcullis.outcome = timeout ? 'upstream_timeout' : 'upstream_unavailable'
-    request.log.warn({ code: error.code, upstream: request.portcullis.route?.upstream }, 'upstream request failed')
-    sendError(request, reply, timeout ? 'PCS_UPSTREAM_TIMEOUT' : 'PCS_UPSTREAM_UNAVAILABLE')
+    request.log.warn({ code, upstream: request.portcullis.route?.upstream }, 'upstream request failed')
+    if (!reply.sent) sendError(request, reply, timeout ? 'PCS_UPSTREAM_TIMEOUT' : 'PCS_UPSTREAM_UNAVAILABLE')
   }
+
+  const forwarder = createForwarder({
+    connectTimeoutMs: Math.min(config.server.upstreamTimeoutMs, 10_000),
+    headersTimeoutMs: config.server.upstreamTimeoutMs
+  })
+  app.addHook('onClose', async () => { await forwarder.close() })
 
   // Requests already sent a second time after an upstream 401: never a third.
   const retried = new WeakSet<FastifyRequest>()
-  // The options the proxy handed over for a request, kept only for requests that may be retried.
-  const replyOptionsOf = new WeakMap<FastifyRequest, object>()
   const onUpstream401 = options.onUpstream401
 
-  /**
-   * The upstream's answer: passed on, or, for a 401 on a route with `refresh_on_upstream_401`,
-   * handed to `onUpstream401`, which may send the request once more. One function for every
-   * request (it receives the request), so forwarding builds no closure and no options object.
-   */
-  function onResponse (req: FastifyRequest, rep: FastifyReply, res: UpstreamResponse): void {
-    if (res.statusCode === 401 && onUpstream401 !== undefined && req.portcullis.route?.refreshOnUpstream401 === true && !retried.has(req)) {
-      onUpstream401(req, rep, res, () => {
-        retried.add(req)
-        // forward() kept the options of every request on an opted-in route, as this one is.
-        forward(req, rep, replyOptionsOf.get(req) as object)
+  /** The events of one exchange; an object per request, its methods shared through the prototype. */
+  class Events implements ExchangeEvents {
+    constructor (readonly request: FastifyRequest, readonly reply: FastifyReply) {}
+
+    /**
+     * The upstream's answer: passed on, or, for a 401 on a route with `refresh_on_upstream_401`,
+     * held and handed to `onUpstream401`, which may send the request once more.
+     */
+    onAnswer (answer: UpstreamAnswer): boolean {
+      const { request, reply } = this
+      if (answer.statusCode !== 401 || onUpstream401 === undefined || request.portcullis.route?.refreshOnUpstream401 !== true || retried.has(request)) return true
+      onUpstream401(request, reply, answer, () => {
+        retried.add(request)
+        forward(request, reply)
       }).catch((err: unknown) => {
-        discard(res.stream)
-        req.log.error({ err }, 'upstream 401 handling failed')
-        if (!rep.sent) sendError(req, rep, 'PCS_INTERNAL')
+        answer.discard()
+        request.log.error({ err }, 'upstream 401 handling failed')
+        if (!reply.sent) sendError(request, reply, 'PCS_INTERNAL')
       })
-      return
+      return false
     }
-    rep.send(res.stream)
+
+    onFailure (err: Error & { code?: string }): void { failed(this.request, this.reply, err) }
+    ownHeaders (): Record<string, string | number | string[] | undefined> {
+      // While draining, a keep-alive client would hold its idle connection (and the shutdown) open.
+      if (options.draining?.() === true) this.reply.header('connection', 'close')
+      return this.reply.getHeaders()
+    }
+    takeOver (): void { this.reply.hijack() }
   }
 
-  /** Sends the request upstream with the proxy's options (which carry `onResponse` above). */
-  function forward (request: FastifyRequest, reply: FastifyReply, replyOptions: object): FastifyReply {
-    const { basePath } = target(request)
-    request.portcullis.proxied = true
-    if (onUpstream401 !== undefined && request.portcullis.route?.refreshOnUpstream401 === true) replyOptionsOf.set(request, replyOptions)
-    return reply.from(basePath + (request.portcullis.path ?? '/') + request.portcullis.search, replyOptions as never)
+  /** Sends the request upstream; the answer goes straight to the client. */
+  function forward (request: FastifyRequest, reply: FastifyReply): void {
+    const { origin, host, basePath } = target(request)
+    const state = request.portcullis
+    state.proxied = true
+    const headers = upstreamHeaders(request, request.headers)
+    headers.host = host
+    forwarder.forward(request.raw, reply.raw, origin, basePath + (state.path ?? '/') + state.search, headers, new Events(request, reply))
   }
 
   await app.register(async (scope) => {
+    // Every request body is streamed upstream untouched: none is parsed here (the proxy's
+    // catch-all passes the stream on), so no body limit or parse error of the gateway applies.
+    scope.removeAllContentTypeParsers()
     // The WebSocket proxy takes its destination from the request URL: make it the normalised
     // path (with the upstream's base path) before the proxy's handler runs, after the gate.
     scope.addHook('onRequest', (request, _reply, done) => {
@@ -125,34 +148,22 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
       done()
     })
     await scope.register(httpProxy, {
-    upstream: '',
-    prefix: '/',
-    websocket: true,
-    disableRequestLogging: true,
-    undici: {
-      connections: 128,
-      pipelining: 1,
-      keepAliveTimeout: 30_000,
-      connectTimeout: Math.min(config.server.upstreamTimeoutMs, 10_000),
-      headersTimeout: config.server.upstreamTimeoutMs,
-      bodyTimeout: 0
-    },
-    replyOptions: {
-      getUpstream: (request: FastifyRequest) => target(request).origin,
-      rewriteRequestHeaders: (request: FastifyRequest, headers: Headers) => upstreamHeaders(request, headers),
-      onError,
-      onResponse,
-      // Never replay a request on our own: the upstream decides what is safe to retry.
-      retryDelay: () => null
-    },
-    wsClientOptions: {
-      rewriteRequestHeaders: (headers: Headers, request: FastifyRequest) => {
-        const out = upstreamHeaders(request, { ...request.headers })
-        for (const name of ['host', 'connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']) delete out[name]
-        return { ...headers, ...out }
-      }
-    },
-    handler: (request: FastifyRequest, reply: FastifyReply, _dest: string, replyOptions: object) => forward(request, reply, replyOptions)
+      upstream: '',
+      prefix: '/',
+      websocket: true,
+      disableRequestLogging: true,
+      replyOptions: {
+        getUpstream: (request: FastifyRequest) => target(request).origin
+      },
+      wsClientOptions: {
+        rewriteRequestHeaders: (headers: Headers, request: FastifyRequest) => {
+          const out = upstreamHeaders(request, { ...request.headers })
+          for (const name of ['host', 'connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']) delete out[name]
+          return { ...headers, ...out }
+        }
+      },
+      // HTTP requests (WebSocket upgrades never reach this handler).
+      handler: (request: FastifyRequest, reply: FastifyReply) => { forward(request, reply) }
     } as never)
   })
 

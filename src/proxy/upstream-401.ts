@@ -1,18 +1,11 @@
-import type { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { sendError } from '../http/respond.js'
 import { decide, type CompiledPolicy } from '../policy/decide.js'
 import type { Refresher } from '../session/refresh.js'
+import type { UpstreamAnswer } from './forward.js'
 
 /** Methods RFC 9110 calls idempotent: sending one twice has the effect of sending it once. */
 const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
-
-/** The part of reply-from's upstream response the handler uses. */
-export interface UpstreamResponse {
-  readonly statusCode: number
-  readonly headers: Record<string, unknown>
-  readonly stream: Readable
-}
 
 export interface Upstream401Options {
   readonly refresher: Pick<Refresher, 'refreshRejected'>
@@ -31,15 +24,6 @@ export interface Upstream401Options {
  * - `denied`: the refreshed claims no longer pass the access rules (403).
  */
 export type Upstream401Outcome = 'retried' | 'refused_method' | 'refused_body' | 'not_refreshed' | 'denied'
-
-/**
- * Drops an upstream body that will not be sent. Destroying an unread undici body emits an
- * `error` (aborted) that would crash the process without a listener, so one is attached first.
- */
-export function discard (stream: Readable): void {
-  stream.on('error', () => {})
-  stream.destroy()
-}
 
 /** Why a request may not be sent again, or null when it may. */
 export function retryRefusal (request: FastifyRequest): 'refused_method' | 'refused_body' | null {
@@ -62,19 +46,8 @@ export function retryRefusal (request: FastifyRequest): 'refused_method' | 'refu
  * Returns the handler the proxy calls for a 401: `retry` sends the request again (without a
  * second retry); `pass` sends the upstream response as it is.
  */
-export function createUpstream401Handler (options: Upstream401Options): (request: FastifyRequest, reply: FastifyReply, res: UpstreamResponse, retry: () => void) => Promise<void> {
+export function createUpstream401Handler (options: Upstream401Options): (request: FastifyRequest, reply: FastifyReply, res: UpstreamAnswer, retry: () => void) => Promise<void> {
   const { refresher, policy } = options
-
-  function pass (reply: FastifyReply, res: UpstreamResponse): void {
-    reply.send(res.stream)
-  }
-
-  /** Forgets what the first response put on the reply (status and headers) before another answer. */
-  function reset (reply: FastifyReply, res: UpstreamResponse): void {
-    discard(res.stream)
-    for (const name of Object.keys(res.headers)) reply.removeHeader(name)
-    reply.removeHeader('connection')
-  }
 
   return async function onUpstream401 (request, reply, res, retry) {
     const state = request.portcullis
@@ -83,11 +56,11 @@ export function createUpstream401Handler (options: Upstream401Options): (request
       request.log.info({ upstream401: outcome }, 'upstream answered 401')
       options.onDecision?.(outcome)
     }
-    if (session === null) return pass(reply, res)
+    if (session === null) return res.pass()
     const refusal = retryRefusal(request)
     if (refusal !== null) {
       decided(refusal)
-      return pass(reply, res)
+      return res.pass()
     }
     let fresh
     try {
@@ -96,16 +69,16 @@ export function createUpstream401Handler (options: Upstream401Options): (request
       fresh = null
     }
     if (request.raw.destroyed) {
-      discard(res.stream)
+      res.discard()
       return
     }
     if (fresh?.status !== 'refreshed') {
       decided('not_refreshed')
-      return pass(reply, res)
+      return res.pass()
     }
     state.session = { ticket: session.ticket, record: fresh.record }
     const decision = decide(policy, state.route, request.method, fresh.record.identity)
-    reset(reply, res)
+    res.discard()
     if (!decision.allow) {
       decided('denied')
       state.outcome = 'denied'
