@@ -26,6 +26,12 @@ export interface ProxyOptions {
   readonly onUpstream401?: (request: FastifyRequest, reply: FastifyReply, answer: UpstreamAnswer, retry: () => void) => Promise<void>
 }
 
+/** The route constraint that sends upgrade requests to the WebSocket proxy. */
+const UPGRADE = 'portcullisUpgrade'
+
+/** The methods forwarded (others are answered 404 by the gateway; TRACE never reaches an upstream). */
+const HTTP_METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS']
+
 /** Origin, host and base path of a route's upstream, split once. */
 function splitUpstream (upstream: string): { origin: string, host: string, basePath: string } {
   const url = new URL(upstream)
@@ -136,9 +142,31 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
     forwarder.forward(request.raw, reply.raw, origin, basePath + (state.path ?? '/') + state.search, headers, new Events(request, reply))
   }
 
+  // Upgrade requests (WebSocket) are routed to @fastify/http-proxy's routes, every other request
+  // to the forwarder's: the same paths, told apart by a route constraint on the Upgrade header.
+  app.addConstraintStrategy({
+    name: UPGRADE,
+    storage () {
+      const stores = new Map<string, unknown>()
+      return { get: (value: string) => stores.get(value) ?? null, set: (value: string, store: unknown) => { stores.set(value, store) } }
+    },
+    deriveConstraint: (req: { headers: Record<string, unknown> }) => req.headers.upgrade === undefined ? undefined : 'yes',
+    mustMatchWhenDerived: false
+  } as never)
+
+  // Every request body is streamed upstream untouched: none is parsed (the catch-all parser
+  // leaves the stream as it is), so no body limit or parse error of the gateway applies.
+  const passBody = (_request: FastifyRequest, _payload: unknown, done: (err: null, body?: unknown) => void): void => { done(null) }
+
   await app.register(async (scope) => {
-    // Every request body is streamed upstream untouched: none is parsed here (the proxy's
-    // catch-all passes the stream on), so no body limit or parse error of the gateway applies.
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', passBody)
+    const handler = (request: FastifyRequest, reply: FastifyReply): void => { forward(request, reply) }
+    scope.route({ method: HTTP_METHODS, url: '/', handler })
+    scope.route({ method: HTTP_METHODS, url: '/*', handler })
+  })
+
+  await app.register(async (scope) => {
     scope.removeAllContentTypeParsers()
     // The WebSocket proxy takes its destination from the request URL: make it the normalised
     // path (with the upstream's base path) before the proxy's handler runs, after the gate.
@@ -151,6 +179,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
       upstream: '',
       prefix: '/',
       websocket: true,
+      constraints: { [UPGRADE]: 'yes' },
       disableRequestLogging: true,
       replyOptions: {
         getUpstream: (request: FastifyRequest) => target(request).origin
@@ -162,7 +191,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
           return { ...headers, ...out }
         }
       },
-      // HTTP requests (WebSocket upgrades never reach this handler).
+      // A request with an Upgrade header that is not a WebSocket handshake is an HTTP request.
       handler: (request: FastifyRequest, reply: FastifyReply) => { forward(request, reply) }
     } as never)
   })
