@@ -5,6 +5,7 @@ import { decide, type CompiledPolicy, type Decision } from '../policy/decide.js'
 import { normalisePath } from '../proxy/path.js'
 import type { RouteTable } from '../proxy/routes.js'
 import type { TicketCodec } from '../session/ticket.js'
+import type { Identity } from '../session/types.js'
 import type { AuthOutcome, Authenticator } from './authenticate.js'
 import { clearCookieOptions, cookieOptions } from './cookies.js'
 import { originalRequest, type OriginalRequest } from './original-request.js'
@@ -82,7 +83,51 @@ export function registerForwardAuth (app: FastifyInstance, options: ForwardAuthO
     return sendError(request, reply, 'PCS_FORBIDDEN')
   }
 
-  app.get(`${authPrefix}/auth`, { config: { gateway: true } }, async (request, reply) => {
+  /** The answer for a request whose session is known (or known to be missing). */
+  function answer (request: FastifyRequest, reply: FastifyReply, outcome: AuthOutcome, original: OriginalRequest, path: string | null, route: RouteConfig | null, trusted: boolean): FastifyReply {
+    if (outcome.kind !== 'signed_in') return unauthenticated(request, reply, outcome, original, path, route)
+    const { record } = outcome
+    request.portcullis.session = { ticket: outcome.ticket, record }
+    const identity = record.identity
+    const decision = decide(policy, route, original.method, identity)
+    if (debug(request)) request.log.debug({ decision: decision.rule, allow: decision.allow, trusted }, 'forward-auth decision')
+    if (!decision.allow) return denied(request, reply, decision, identity.email)
+
+    request.portcullis.outcome = outcome.refreshed ? 'refreshed' : 'authorized'
+    reply.headers(identityHeadersOf(identity))
+    if (config.identity.passAccessToken && record.tokens.accessToken !== '' && !unsafeHeaderValue.test(record.tokens.accessToken)) {
+      reply.header('x-auth-request-access-token', record.tokens.accessToken)
+    }
+    if (outcome.refreshed) {
+      // The proxy passes this one header on (nginx: auth_request_set + add_header), so the
+      // browser's cookie is renewed with the refreshed session, exactly as a proxied request would.
+      reply.setCookie(cookie.name, codec.encode(outcome.ticket), cookieOptions(cookie, record.expiresAt - now()))
+    }
+    return reply.code(202).header('cache-control', 'no-store').send()
+  }
+
+  // The identity headers of a 202, checked and joined once per session identity (the object is
+  // shared by every request the session cache serves and never changed; a refresh brings a new one).
+  const identityHeaderValues = new WeakMap<Identity, Record<string, string>>()
+  function identityHeadersOf (identity: Identity): Record<string, string> {
+    let headers = identityHeaderValues.get(identity)
+    if (headers === undefined) {
+      headers = {}
+      const set = (name: string, value: string | null): void => {
+        if (value !== null && value !== '' && !unsafeHeaderValue.test(value)) headers![name] = value
+      }
+      set('x-auth-request-user', identity.sub)
+      set('x-auth-request-email', identity.email)
+      set('x-auth-request-preferred-username', identity.preferredUsername)
+      set('x-auth-request-groups', identity.groups.filter((g) => !g.includes(',') && !unsafeHeaderValue.test(g)).join(','))
+      identityHeaderValues.set(identity, headers)
+    }
+    return headers
+  }
+
+  // A cached session is answered without a promise; anything that has to wait (the store, a
+  // refresh) takes the awaited path, whose failures answer 503 as everywhere else.
+  app.get(`${authPrefix}/auth`, { config: { gateway: true } }, (request, reply) => {
     const trusted = options.isTrustedProxy(request.socket.remoteAddress ?? '')
     const original = originalRequest(request.headers, trusted)
     let path: string | null = null
@@ -99,45 +144,27 @@ export function registerForwardAuth (app: FastifyInstance, options: ForwardAuthO
     // Public routes and refused methods are decided without the session.
     const before = decide(policy, route, original.method, null)
     if (before.outcome === 'public') {
-      request.log.debug({ decision: before.rule, allow: true }, 'forward-auth decision')
+      if (debug(request)) request.log.debug({ decision: before.rule, allow: true }, 'forward-auth decision')
       request.portcullis.outcome = 'public'
       return reply.code(202).header('cache-control', 'no-store').send()
     }
     if (before.outcome === 'method_not_allowed') {
-      request.log.debug({ decision: before.rule, allow: false }, 'forward-auth decision')
+      if (debug(request)) request.log.debug({ decision: before.rule, allow: false }, 'forward-auth decision')
       return denied(request, reply, before, null)
     }
 
-    let outcome: AuthOutcome
-    try {
-      outcome = await authenticator.authenticate(request)
-    } catch (err) {
-      if (isGatewayError(err)) return sendError(request, reply, err, { retryAfterSeconds: 5 })
-      throw err
-    }
-    if (outcome.kind !== 'signed_in') return unauthenticated(request, reply, outcome, original, path, route)
-
-    const { record } = outcome
-    request.portcullis.session = { ticket: outcome.ticket, record }
-    const identity = record.identity
-    const decision = decide(policy, route, original.method, identity)
-    request.log.debug({ decision: decision.rule, allow: decision.allow, trusted }, 'forward-auth decision')
-    if (!decision.allow) return denied(request, reply, decision, identity.email)
-
-    request.portcullis.outcome = outcome.refreshed ? 'refreshed' : 'authorized'
-    const set = (name: string, value: string | null): void => {
-      if (value !== null && value !== '' && !unsafeHeaderValue.test(value)) reply.header(name, value)
-    }
-    set('x-auth-request-user', identity.sub)
-    set('x-auth-request-email', identity.email)
-    set('x-auth-request-preferred-username', identity.preferredUsername)
-    set('x-auth-request-groups', identity.groups.filter((g) => !g.includes(',') && !unsafeHeaderValue.test(g)).join(','))
-    if (config.identity.passAccessToken) set('x-auth-request-access-token', record.tokens.accessToken)
-    if (outcome.refreshed) {
-      // The proxy passes this one header on (nginx: auth_request_set + add_header), so the
-      // browser's cookie is renewed with the refreshed session, exactly as a proxied request would.
-      reply.setCookie(cookie.name, codec.encode(outcome.ticket), cookieOptions(cookie, record.expiresAt - now()))
-    }
-    return reply.code(202).header('cache-control', 'no-store').send()
+    const cached = authenticator.authenticateCached(request)
+    if (cached !== null) return answer(request, reply, cached, original, path, route, trusted)
+    return authenticator.authenticate(request).then(
+      (outcome) => answer(request, reply, outcome, original, path, route, trusted),
+      (err: unknown) => {
+        if (isGatewayError(err)) return sendError(request, reply, err, { retryAfterSeconds: 5 })
+        throw err
+      })
   })
+}
+
+/** Whether the request's logger writes debug lines (the decision line's object is built only then). */
+function debug (request: FastifyRequest): boolean {
+  return (request.log as unknown as { isLevelEnabled (level: string): boolean }).isLevelEnabled('debug')
 }
