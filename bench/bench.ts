@@ -1,8 +1,10 @@
 /*
  * `npm run bench`: the gateway against its floor, its limit and its peers, on loopback, with
  * everything it needs started here. Every target gets the same upstream and the same load; rounds
- * are interleaved (each round runs every target once, in a rotated order) and each figure is the
- * median over rounds; ratios are medians of per-round ratios.
+ * are interleaved (each round runs every target once, in a rotated order that is reversed every
+ * other round, so no target always follows the same one), each measurement starts once the
+ * machine is quiet, and each figure is the median over rounds; ratios are medians of per-round
+ * ratios.
  */
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -15,6 +17,7 @@ import { createSessionsLike, measureSignIns, recordOf, signedInCookie } from './
 import { runLoad } from './load.js'
 import { parseOptions, usage, type BenchOptions } from './options.js'
 import { summariseProfile, type ProfileSummary } from './profile.js'
+import { waitForQuiet } from './quiet.js'
 import { commandsPerRequest, startBenchRedis, type BenchRedis } from './redis.js'
 import { keyRatios, renderReport, summaryRows, type BenchData, type GrowthRow, type Sample } from './report.js'
 import { fmt, median, textTable } from './stats.js'
@@ -129,8 +132,11 @@ async function run (options: BenchOptions): Promise<BenchData> {
     if (options.only !== null) targets.splice(0, targets.length, ...targets.filter((t) => options.only!.includes(t.key)))
     const samples = new Map<string, Sample[]>(targets.map((t) => [t.key, []]))
     for (let round = 0; round < options.rounds; round++) {
-      const order = targets.map((_, i) => targets[(i + round) % targets.length]!)
+      const rotated = targets.map((_, i) => targets[(i + round) % targets.length]!)
+      const order = round % 2 === 0 ? rotated : rotated.reverse()
       for (const target of order) {
+        const quiet = await waitForQuiet()
+        if (quiet.busy !== null && quiet.busy >= 0.1) say(`the machine stayed ${fmt(quiet.busy * 100)}% busy for ${fmt(quiet.waitedMs / 1000, 1)} s before ${target.label}`)
         const sample = await measure(target, redis, options)
         samples.get(target.key)!.push(sample)
         say(`round ${round + 1}/${options.rounds} ${target.label}: ${fmt(sample.throughput)} req/s, p99 ${fmt(sample.p99, 2)} ms${sample.errors > 0 ? `, ${sample.errors} errors (${sample.firstError})` : ''}`)
@@ -149,6 +155,7 @@ async function run (options: BenchOptions): Promise<BenchData> {
         if (added > 0) cookies.push(...await createSessionsLike(redis.url, template, added))
         const memoryAfter = await redis.usedMemory()
         const target: Target = { key: `growth-${size}`, label: `${size} sessions`, proc: pcRedis, path: '/', redis: true }
+        await waitForQuiet()
         const sample = await measure(target, redis, options, cookies)
         growth.push({ sessions: size, redisMb: memoryAfter / 1048576, bytesPerSession: added > 0 ? (memoryAfter - memoryBefore) / added : Number.NaN, sample })
         say(`growth ${size} sessions: ${fmt(sample.throughput)} req/s, p99 ${fmt(sample.p99, 2)} ms, Redis ${fmt(memoryAfter / 1048576, 1)} MB`)

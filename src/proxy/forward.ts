@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { Agent, type Dispatcher } from 'undici'
+import { connectionListed, hopByHop } from './hop-by-hop.js'
 
 /*
  * Sends one request upstream and streams the answer back, straight from undici's dispatch
@@ -9,22 +10,6 @@ import { Agent, type Dispatcher } from 'undici'
  */
 
 type Headers = Record<string, string | string[] | undefined>
-
-/** Headers that describe one connection, never forwarded in either direction (RFC 9110 7.6.1). */
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'http2-settings', 'expect'])
-
-/** The names a `Connection` header lists: hop-by-hop too, whatever they are. */
-function connectionListed (value: string | string[] | undefined): string[] {
-  if (value === undefined) return []
-  return (Array.isArray(value) ? value.join(',') : value).split(',').map((name) => name.trim().toLowerCase()).filter((name) => name !== '')
-}
-
-/** Removes hop-by-hop headers from `headers` (in place). */
-export function dropHopByHop (headers: Headers): void {
-  const listed = headers.connection
-  if (listed !== undefined) for (const name of connectionListed(listed)) delete headers[name]
-  for (const name of hopByHop) if (headers[name] !== undefined) delete headers[name]
-}
 
 /** Whether a request carries a body to stream upstream. */
 export function hasBody (req: IncomingMessage): boolean {
@@ -113,6 +98,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamAnswer {
       return
     }
     this.start()
+    if (!this.started) return
     if (this.heldEnd) this.res.end()
     else if (this.controller?.paused === true) this.controller.resume()
   }
@@ -129,7 +115,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamAnswer {
     this.started = true
     const out: Record<string, string | number | string[]> = {}
     const upstream = this.headers
-    const listed = upstream.connection === undefined ? null : connectionListed(upstream.connection)
+    const listed = connectionListed(upstream.connection)
     for (const name in upstream) {
       const value = upstream[name]
       if (value === undefined || hopByHop.has(name) || (listed !== null && listed.includes(name))) continue
@@ -142,16 +128,19 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamAnswer {
       if (name === 'set-cookie' && out[name] !== undefined) out[name] = ([] as string[]).concat(out[name] as string | string[], value as string | string[])
       else out[name] = value
     }
-    this.events.takeOver()
     try {
       this.res.writeHead(this.statusCode, out)
     } catch (err) {
-      // A header Node refuses to write (the upstream's parser let it through): fail as a bad gateway.
+      // A header Node refuses to write that the upstream's parser let through. Nothing was
+      // sent yet: drop the answer and fail as an unreachable upstream would.
       this.started = false
+      this.discarded = true
       this.res.removeListener('close', this.onClose)
       this.controller?.abort(err as Error)
-      this.res.destroy()
+      this.events.onFailure(Object.assign(new Error('the upstream sent a header that cannot be forwarded'), { code: 'PCS_UPSTREAM_BAD_HEADER', cause: err }))
+      return
     }
+    this.events.takeOver()
   }
 
   onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -190,7 +179,7 @@ export interface ForwarderOptions {
 }
 
 export interface Forwarder {
-  /** Sends `req` to `origin` + `path` with `headers` (already rewritten; hop-by-hop ones are dropped here). */
+  /** Sends `req` to `origin` + `path` with `headers` (rewritten, without hop-by-hop headers: see identity-headers.ts). */
   forward (req: IncomingMessage, res: ServerResponse, origin: string, path: string, headers: Headers, events: ExchangeEvents): void
   close (): Promise<void>
 }
@@ -208,7 +197,6 @@ export function createForwarder (options: ForwarderOptions): Forwarder {
   })
   return {
     forward (req, res, origin, path, headers, events) {
-      dropHopByHop(headers)
       const body = hasBody(req) ? req : null
       agent.dispatch({ origin, path, method: req.method as Dispatcher.HttpMethod, headers: headers as IncomingHttpHeaders, body }, new Exchange(res, events))
     },

@@ -8,6 +8,7 @@
 
 import type { IdentityConfig } from '../config/types.js'
 import type { Identity } from '../session/types.js'
+import { connectionListed, hopByHop } from './hop-by-hop.js'
 
 export type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>
 export type OutgoingHeaders = Record<string, string | string[]>
@@ -26,7 +27,10 @@ export interface IdentityContext {
 export interface IdentityHeaders {
   /** Whether a header name is reserved for the gateway (never passed from the client). */
   isReserved (name: string): boolean
-  /** A copy of the headers without reserved headers and without the gateway's cookies. */
+  /**
+   * A copy of the headers without reserved headers, without the gateway's cookies and without
+   * hop-by-hop headers (those of RFC 9110 7.6.1 and any the `Connection` header lists).
+   */
   strip (headers: IncomingHeaders): OutgoingHeaders
   /** {@link IdentityHeaders.strip}, then the identity headers set from the context. */
   apply (headers: IncomingHeaders, ctx: IdentityContext): OutgoingHeaders
@@ -78,12 +82,13 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
   const KEEP = 0
   const RESERVED = 1
   const COOKIE = 2
+  const HOP = 3
   const seen = new Map<string, number>()
   function kindOf (name: string): number {
     const known = seen.get(name)
     if (known !== undefined) return known
     const canonical = canonicalName(name)
-    const kind = reserved.has(canonical) || canonical.startsWith(RESERVED_PREFIX) ? RESERVED : canonical === 'cookie' ? COOKIE : KEEP
+    const kind = hopByHop.has(name.toLowerCase()) ? HOP : reserved.has(canonical) || canonical.startsWith(RESERVED_PREFIX) ? RESERVED : canonical === 'cookie' ? COOKIE : KEEP
     if (seen.size >= 1024) seen.clear()
     seen.set(name, kind)
     return kind
@@ -92,12 +97,15 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
 
   function strip (headers: IncomingHeaders): OutgoingHeaders {
     const out: OutgoingHeaders = {}
+    // `Connection: keep-alive` (or `close`) lists nothing else; anything more is dropped too.
+    const listed = connectionListed(headers.connection)
     for (const name of Object.keys(headers)) {
       const value = headers[name]
       if (value === undefined) continue
       const kind = kindOf(name)
-      if (kind === KEEP) out[name] = value
-      else if (kind === COOKIE) {
+      if (kind === KEEP) {
+        if (listed === null || !listed.includes(name.toLowerCase())) out[name] = value
+      } else if (kind === COOKIE) {
         const kept = stripCookies(value, cookieNames)
         if (kept !== undefined) out[name] = kept
       }
@@ -105,8 +113,6 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
     return out
   }
 
-  // A session's identity object is reused by every request the session cache serves, and is
-  // never changed (a refresh brings a new record): its checked header values are kept with it.
   const identityValues = new WeakMap<Identity, ReadonlyArray<readonly [string, string]>>()
   function headersOf (identity: Identity): ReadonlyArray<readonly [string, string]> {
     let values = identityValues.get(identity)

@@ -236,3 +236,19 @@ t.test('an upstream that does not answer in time gives 504; one that dies half-w
   t.equal(after.status, 200, 'and the gateway carries on')
   await after.text()
 })
+
+t.test('an upstream header Node will not write gives a 502, and the gateway carries on', async (t) => {
+  // Written to the socket by hand: a header value holding a DEL, which an HTTP parser may accept
+  // and Node refuses to send on. Either way the client must get a clean 502.
+  handlers.set('/odd', (req) => {
+    req.socket.write('HTTP/1.1 200 OK\r\nX-Odd: a\x7fb\r\nContent-Length: 2\r\n\r\nok')
+    setTimeout(() => req.socket.destroy(), 50)
+  })
+  const odd = await fetch(`${stack.url}/odd`, { headers: { accept: 'application/json' } })
+  t.equal(odd.status, 502)
+  t.equal(odd.headers.get('x-odd'), null, 'nothing of the upstream answer reached the client')
+  t.match(await odd.json(), { error: 'PCS_UPSTREAM_UNAVAILABLE' })
+  const after = await fetch(`${stack.url}/after`)
+  t.equal(after.status, 200)
+  await after.text()
+})

@@ -218,3 +218,13 @@ t.test('identity headers: apply does not change the headers it is given', async 
   policy.apply(headers, { identity: alice })
   t.same(headers, { 'x-forwarded-user': 'admin', cookie: '_portcullis=x; a=1' })
 })
+
+t.test('hop-by-hop headers, and every name Connection lists, are stripped; end-to-end ones pass', async (t) => {
+  const policy = createIdentityHeaders(config(), { cookieNames })
+  const plain = policy.strip({ connection: 'keep-alive', 'keep-alive': 'timeout=5', te: 'trailers', 'transfer-encoding': 'chunked', upgrade: 'h2c', 'proxy-connection': 'keep-alive', trailer: 'x', expect: '100-continue', accept: 'text/html' })
+  t.same(plain, { accept: 'text/html' })
+  const listed = policy.strip({ connection: 'Keep-Alive, X-Private , close', 'x-private': 'secret', 'X-Kept': 'yes', accept: '*/*' })
+  t.same(listed, { 'X-Kept': 'yes', accept: '*/*' }, 'a listed name goes whatever its case')
+  const repeated = policy.strip({ connection: ['keep-alive', 'x-one'], 'x-one': '1', 'x-two': '2' })
+  t.same(repeated, { 'x-two': '2' }, 'several Connection headers are read together')
+})
