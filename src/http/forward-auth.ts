@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, RouteConfig } from '../config/types.js'
 import { isGatewayError } from '../errors.js'
+import { debugEnabled } from '../observability/request-logger.js'
 import { decide, type CompiledPolicy, type Decision } from '../policy/decide.js'
 import { normalisePath } from '../proxy/path.js'
 import type { RouteTable } from '../proxy/routes.js'
@@ -90,7 +91,7 @@ export function registerForwardAuth (app: FastifyInstance, options: ForwardAuthO
     request.portcullis.session = { ticket: outcome.ticket, record }
     const identity = record.identity
     const decision = decide(policy, route, original.method, identity)
-    if (debug(request)) request.log.debug({ decision: decision.rule, allow: decision.allow, trusted }, 'forward-auth decision')
+    if (debugEnabled(request)) request.log.debug({ decision: decision.rule, allow: decision.allow, trusted }, 'forward-auth decision')
     if (!decision.allow) return denied(request, reply, decision, identity.email)
 
     request.portcullis.outcome = outcome.refreshed ? 'refreshed' : 'authorized'
@@ -144,12 +145,12 @@ export function registerForwardAuth (app: FastifyInstance, options: ForwardAuthO
     // Public routes and refused methods are decided without the session.
     const before = decide(policy, route, original.method, null)
     if (before.outcome === 'public') {
-      if (debug(request)) request.log.debug({ decision: before.rule, allow: true }, 'forward-auth decision')
+      if (debugEnabled(request)) request.log.debug({ decision: before.rule, allow: true }, 'forward-auth decision')
       request.portcullis.outcome = 'public'
       return reply.code(202).header('cache-control', 'no-store').send()
     }
     if (before.outcome === 'method_not_allowed') {
-      if (debug(request)) request.log.debug({ decision: before.rule, allow: false }, 'forward-auth decision')
+      if (debugEnabled(request)) request.log.debug({ decision: before.rule, allow: false }, 'forward-auth decision')
       return denied(request, reply, before, null)
     }
 
@@ -162,9 +163,4 @@ export function registerForwardAuth (app: FastifyInstance, options: ForwardAuthO
         throw err
       })
   })
-}
-
-/** Whether the request's logger writes debug lines (the decision line's object is built only then). */
-function debug (request: FastifyRequest): boolean {
-  return (request.log as unknown as { isLevelEnabled (level: string): boolean }).isLevelEnabled('debug')
 }

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, RouteConfig } from '../config/types.js'
 import { isGatewayError } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
+import { debugEnabled } from '../observability/request-logger.js'
 import { decide, type CompiledPolicy } from '../policy/decide.js'
 import { normalisePath } from '../proxy/path.js'
 import type { RouteTable } from '../proxy/routes.js'
@@ -79,7 +80,7 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
     }
     state.session = { ticket: outcome.ticket, record: outcome.record }
     const decision = decide(policy, route, request.method, outcome.record.identity)
-    if (debug(request)) request.log.debug({ decision: decision.rule, allow: decision.allow }, 'access decision')
+    if (debugEnabled(request)) request.log.debug({ decision: decision.rule, allow: decision.allow }, 'access decision')
     if (!decision.allow) {
       state.outcome = 'denied'
       if (wantsHtml(request) && route.api !== true) {
@@ -159,9 +160,4 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
     }
     slow(request, reply, route, cached).then(() => done(), done)
   }
-}
-
-/** Whether the request's logger writes debug lines (the decision line's object is built only then). */
-function debug (request: FastifyRequest): boolean {
-  return (request.log as unknown as { isLevelEnabled (level: string): boolean }).isLevelEnabled('debug')
 }

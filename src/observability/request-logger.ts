@@ -83,3 +83,8 @@ export function lazyChildLoggerFactory (logger: Logger, bindings: Record<string,
   const level = typeof options.level === 'string' ? options.level : null
   return new RequestLogger(logger, bindings, options, level) as unknown as Logger
 }
+
+/** Whether a request's logger writes debug lines (so a debug line's object is built only then). */
+export function debugEnabled (request: { readonly log: unknown }): boolean {
+  return (request.log as { isLevelEnabled (level: string): boolean }).isLevelEnabled('debug')
+}

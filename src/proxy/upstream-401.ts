@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { sendError } from '../http/respond.js'
 import { decide, type CompiledPolicy } from '../policy/decide.js'
 import type { Refresher } from '../session/refresh.js'
-import type { UpstreamAnswer } from './forward.js'
+import { hasBody, type UpstreamAnswer } from './forward.js'
 
 /** Methods RFC 9110 calls idempotent: sending one twice has the effect of sending it once. */
 const idempotent = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
@@ -30,9 +30,7 @@ export function retryRefusal (request: FastifyRequest): 'refused_method' | 'refu
   if (!idempotent.has(request.method)) return 'refused_method'
   // A request body is streamed to the upstream as it arrives and is not kept: once it has
   // been sent there is nothing to send a second time.
-  const length = request.headers['content-length']
-  if (request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) return 'refused_body'
-  return null
+  return hasBody(request.raw) ? 'refused_body' : null
 }
 
 /**
