@@ -137,7 +137,7 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamAnswer {
       this.discarded = true
       this.res.removeListener('close', this.onClose)
       this.controller?.abort(err as Error)
-      this.events.onFailure(Object.assign(new Error('the upstream sent a header that cannot be forwarded'), { code: 'PCS_UPSTREAM_BAD_HEADER', cause: err }))
+      this.events.onFailure(Object.assign(new Error('the upstream sent a header that cannot be forwarded'), { code: 'UPSTREAM_INVALID_HEADER', cause: err }))
       return
     }
     this.events.takeOver()
