@@ -97,6 +97,9 @@ t.test('SIGHUP: routes, access rules and log level change while a keep-alive con
   }
   t.equal(allowedAgain.status, 200, 'alice may use /api/ again')
   t.equal((await get(agent, `${url}/reports/x`)).status, 401, 'the removed public route is protected again')
+  // The access line is written once the response has finished, which may be after the client
+  // has read it: wait (bounded) for it to arrive on the process's stdout.
+  await gateway.waitForLine((l) => l.msg === 'request' && l.requestId === allowedAgain.requestId, 5000)
   t.equal(gateway.lines.filter((l) => l.msg === 'request' && l.requestId === allowedAgain.requestId).length, 1, 'log level info again')
 
   const metrics = await get(agent, `${url}/metrics`)
