@@ -98,6 +98,19 @@ export function configFrom (raw: RawConfig, env: Record<string, string> = {}): C
  * redis-server (unless memory), and the gateway. Everything is torn down by `close()`.
  */
 export async function startStack (options: StackOptions = {}): Promise<Stack> {
+  // The gateway's port is picked before the provider and upstream start (the provider must know
+  // the callback URL); one of them, or another test, may be given that port meanwhile. Start
+  // over on a new port then (bounded), unless the caller chose the port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(options)
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EADDRINUSE' || options.port !== undefined || attempt >= 3) throw err
+    }
+  }
+}
+
+async function startStackOnce (options: StackOptions): Promise<Stack> {
   const store = options.store ?? 'redis'
   const port = options.port ?? await freePort()
   const publicUrl = options.publicUrl ?? `http://127.0.0.1:${port}`
@@ -143,7 +156,14 @@ export async function startStack (options: StackOptions = {}): Promise<Stack> {
   })
   const gatewayLogger = createLogger(config.logging, sink)
   const gateway = await buildGateway(config, { logger: gatewayLogger, ...(options.now === undefined ? {} : { now: options.now }) })
-  const url = (await gateway.listen(port)).replace('localhost', '127.0.0.1')
+  let url: string
+  try {
+    url = (await gateway.listen(port)).replace('localhost', '127.0.0.1')
+  } catch (err) {
+    await gateway.close().catch(() => {})
+    for (const stop of owned.reverse()) await stop().catch(() => {})
+    throw err
+  }
   // Wait (bounded) until discovery finished, so tests start from a ready gateway.
   for (let i = 0; i < 100; i++) {
     const res = await fetch(`${url}/ready`).catch(() => null)
