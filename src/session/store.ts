@@ -56,6 +56,8 @@ export interface SessionStore {
    * Calls `handler` for each message on `channel`, always asynchronously (never inside
    * `publish`); resolves once the subscription is active. Returns a function that unsubscribes.
    * Messages published while the backend is unreachable are lost: subscribers must tolerate that.
+   * Order is not guaranteed: on a Redis cluster two messages published through different nodes
+   * can arrive in either order, so each message must mean the same whatever came before it.
    * `onState` hears when delivery stops (false: the connection dropped, messages may be lost from
    * now on) and when it is certain again (true: the channel is subscribed once more).
    */
