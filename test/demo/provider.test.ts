@@ -6,7 +6,7 @@ import type { DevProvider, DevProviderOptions } from '../../demo/provider.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { chooseAccount, fetchWithJar, followUntil, signIn, signInUntilCallback } from '../helpers/signin.js'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listenOnLoopback } from '../helpers/listen.js'
 
 const CLIENT_ID = 'test-rp'
 const CLIENT_SECRET = 'test-rp-secret'
@@ -298,8 +298,7 @@ async function startMiniGateway (tt: Test): Promise<{ url: string, provider: Dev
       res.writeHead(302, { location: to.href }).end()
     })().catch(() => { res.writeHead(500).end() })
   })
-  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const base = await listenOnLoopback(server)
   tt.teardown(() => { server.closeAllConnections(); server.close() })
   const provider = await startDevProvider({ clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${base}/oauth2/callback`] }] })
   tt.teardown(() => provider.close())

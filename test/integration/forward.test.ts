@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { connect, type AddressInfo, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import t from 'tap'
 import { startStack, type Stack } from '../helpers/stack.js'
+import { listenOnLoopback } from '../helpers/listen.js'
 
 /*
  * What the forwarder does with the bytes of a proxied exchange: hop-by-hop headers in both
@@ -35,8 +36,7 @@ const upstream = createServer((req, res) => {
 })
 
 t.before(async () => {
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-  const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`
+  const upstreamUrl = await listenOnLoopback(upstream)
   stack = await startStack({
     store: 'memory',
     upstreamUrl,

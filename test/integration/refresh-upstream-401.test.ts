@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
 import { startStack, type Stack } from '../helpers/stack.js'
+import { listenOnLoopback } from '../helpers/listen.js'
 
 /*
  * An upstream that checks the access token it is given: it answers 401 to every token in
@@ -28,8 +28,7 @@ t.before(async () => {
       res.end(body)
     })
   })
-  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
-  const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`
+  const upstreamUrl = await listenOnLoopback(upstream)
   stack = await startStack({
     store: 'redis',
     upstreamUrl,

@@ -8,6 +8,7 @@ import { createTestClock } from '../helpers/clock.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
 import { COOKIE_SECRET, startStack, type Stack } from '../helpers/stack.js'
+import { listenOnLoopback } from '../helpers/listen.js'
 
 const hour = 3600_000
 const clock = createTestClock()
@@ -19,8 +20,7 @@ let arrived: () => void = () => {}
 
 t.before(async () => {
   hanging.on('request', () => arrived())
-  await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve))
-  const hangingUrl = `http://127.0.0.1:${(hanging.address() as { port: number }).port}`
+  const hangingUrl = await listenOnLoopback(hanging)
   stack = await startStack({
     store: 'redis',
     now: clock.now,
