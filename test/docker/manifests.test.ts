@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { parse, parseAllDocuments } from 'yaml'
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../demo/accounts.js'
-import { parseDockerfile } from '../../scripts/dockerfile.mjs'
 import { ConfigError, parseConfig } from '../../src/config/load.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -77,7 +76,9 @@ t.test('compose.dev: adds the development provider, whose network namespace the 
 })
 
 t.test('compose: every build names a stage of the Dockerfile, every mounted file exists', async (t) => {
-  const stages = new Set(parseDockerfile(read(join(ROOT, 'Dockerfile'))).stages.map((s) => s.name))
+  // The stage names (`FROM image AS name`); podman builds each target in test/container/.
+  const stages = new Set([...read(join(ROOT, 'Dockerfile')).matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((m) => m[1]))
+  t.strictSame([...stages], ['build', 'demo', 'runtime'])
   for (const file of [compose, composeDev]) {
     for (const [name, s] of Object.entries<any>(file.services)) {
       if (s.build !== undefined) t.ok(s.build.target === undefined || stages.has(s.build.target), `${name}: target ${s.build.target}`)
@@ -146,7 +147,11 @@ t.test('kubernetes: the Deployment runs 2 non-root replicas, read-only, probing 
   t.strictSame(container.securityContext.capabilities.drop, ['ALL'])
   t.strictSame(container.livenessProbe.httpGet, { path: '/ping', port: 'http' })
   t.strictSame(container.readinessProbe.httpGet, { path: '/ready', port: 'http' })
-  t.strictSame(container.ports, [{ name: 'http', containerPort: 4180 }])
+  t.strictSame(container.ports, [{ name: 'http', containerPort: 4180 }, { name: 'metrics', containerPort: 9090 }])
+  const configured = parse(ofKind('ConfigMap').data['portcullis.yaml'])
+  t.equal(configured.metrics.listen, '0.0.0.0:9090', 'the metrics port is the config\'s own metrics listener')
+  t.equal(deployment.spec.template.metadata.annotations['prometheus.io/port'], '9090')
+  t.notOk(ofKind('Service').spec.ports.some((p: any) => p.targetPort === 'metrics'), 'the Service does not expose /metrics')
   t.ok(container.resources.requests.cpu !== undefined && container.resources.requests.memory !== undefined && container.resources.limits.memory !== undefined)
   t.strictSame(container.args, ['serve'])
   const mounts = Object.fromEntries(container.volumeMounts.map((m: any) => [m.name, m.mountPath]))
