@@ -103,6 +103,6 @@ helper() { # name package
   fi
 }
 helper redis redis-server
-helper nginx nginx-light
+helper nginx "nginx-light gettext-base"
 
 echo "$base"
