@@ -12,7 +12,7 @@
 # trusts what the machine trusts.
 #
 # It also makes two helper images from the same Debian root, for the compose and Kubernetes
-# examples: portcullis-local/redis (redis-server) and portcullis-local/nginx (nginx-light).
+# examples: portcullis-local/redis and portcullis-local/nginx (scripts/container/*.Containerfile).
 #
 # Slow once (debootstrap downloads and unpacks Debian: minutes), fast afterwards: the Debian
 # root is cached as a tarball under $PORTCULLIS_IMAGE_CACHE (default /var/cache/portcullis-image)
@@ -92,17 +92,17 @@ if ! has_image "$base"; then
 fi
 
 # ---- helper images for the compose and Kubernetes examples: Redis and nginx from Debian --------
-helper() { # name package
-  local name="localhost/portcullis-local/$1:bookworm"
-  if ! has_image "$name"; then
-    log "making $name ($2 from Debian)"
-    printf 'FROM %s\nRUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends %s >/dev/null && rm -rf /var/lib/apt/lists/*\n' \
-      "$debian" "$2" > "$work/Containerfile.$1"
-    podman build --isolation chroot --format docker --network host -q -t "$name" \
-      -f "$work/Containerfile.$1" "$work" >/dev/null
+# Stand-ins for the official redis and nginx images (see the Containerfiles for what they mimic).
+for helper in redis nginx; do
+  name="localhost/portcullis-local/$helper:bookworm"
+  file="$here/scripts/container/$helper.Containerfile"
+  # Remade when its Containerfile changes: the image carries the file's hash as a label.
+  sum="$(sha256sum "$file" | cut -c1-16)"
+  if [ "$(podman image inspect --format '{{index .Labels "portcullis.containerfile"}}' "$name" 2>/dev/null)" != "$sum" ]; then
+    log "making $name"
+    podman build --isolation chroot --format docker --network host -q --build-arg "DEBIAN=$debian" \
+      --label "portcullis.containerfile=$sum" -t "$name" -f "$file" "$work" >/dev/null
   fi
-}
-helper redis redis-server
-helper nginx "nginx-light gettext-base"
+done
 
 echo "$base"

@@ -11,11 +11,13 @@
  * and on loopback ports picked at run time.
  */
 import { randomBytes } from 'node:crypto'
+import { lookup, type LookupAddress, type LookupOptions } from 'node:dns'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { Agent, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
 import { parse, parseAllDocuments, stringify } from 'yaml'
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../demo/accounts.js'
 import { startDevProvider, type DevProvider } from '../../demo/provider.js'
@@ -346,6 +348,78 @@ async function containerTests (): Promise<void> {
     t.equal((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status, 200, '/metrics on the metrics port')
   })
 
+  // ---- the compose example -----------------------------------------------------------------------
+
+  t.test('compose: podman-compose brings up compose.dev.yaml; one sign-in through the load balancer, both replicas serve it', async (t) => {
+    const project = `portcullis-ctest-${run}`
+    const devPort = await freePort()
+    const providerPort = await freePort()
+    const env = { DEV_PORT: String(devPort), DEV_PROVIDER_PORT: String(providerPort) }
+    // The images the compose file names: the gateway and demo images built above (so compose builds
+    // nothing), and for the load balancer and Redis the local stand-ins of the official images.
+    await podman(['tag', RUNTIME, 'localhost/portcullis:local'])
+    await podman(['tag', DEMO, 'localhost/portcullis-demo:local'])
+    const override = join(tmp, 'compose.local.yaml')
+    writeFileSync(override, stringify({
+      services: {
+        lb: { image: 'localhost/portcullis-local/nginx:bookworm' },
+        redis: { image: 'localhost/portcullis-local/redis:bookworm' }
+      }
+    }))
+    const compose = (...args: string[]): Promise<unknown> => runEngine('podman-compose', ['-p', project, '-f', 'compose.dev.yaml', '-f', override, ...args],
+      { cwd: join(root, 'docker'), timeoutMs: 300_000, env })
+    const down = async (): Promise<void> => {
+      await runEngine('podman-compose', ['-p', project, '-f', 'compose.dev.yaml', '-f', override, 'down'], { cwd: join(root, 'docker'), timeoutMs: 300_000, env, allowFail: true })
+      await removeQuietly('volume', [`${project}_redis-data`])
+      await podman(['network', 'rm', `${project}_default`], { allowFail: true })
+    }
+    cleanups.push(down)
+    await timed('compose up', () => compose('up', '-d'))
+
+    // The browser's view: *.localhost is this machine (as browsers resolve it), where compose
+    // published the load balancer and the provider.
+    const previous = getGlobalDispatcher()
+    setGlobalDispatcher(new Agent({ connect: { lookup: localhostLookup } }))
+    t.teardown(() => { setGlobalDispatcher(previous) })
+    const url = `http://localhost:${devPort}`
+    const replicas = ['portcullis-1', 'portcullis-2'].map((name) => `${project}_${name}_1`)
+    // podman-compose 1.0.3 starts a service without waiting for its depends_on health condition,
+    // so the test waits the way compose would: each replica's HEALTHCHECK passes (bounded).
+    for (const replica of replicas) {
+      let healthy = false
+      for (let i = 0; i < 60 && !healthy; i++) {
+        healthy = (await podman(['healthcheck', 'run', replica], { allowFail: true })).code === 0
+        if (!healthy) await sleep(500)
+      }
+      t.ok(healthy, `${replica} is healthy`)
+    }
+    const ready = await waitFor(`${url}/ready`, `${project}_lb_1`)
+    t.equal(ready.status, 200, '/ready through the load balancer')
+
+    const jar = new CookieJar()
+    const result = await signIn({ gatewayUrl: url, jar, email: 'alice@example.com', startPath: '/via/compose' })
+    t.equal(result.status, 200)
+    t.equal(result.landedPath, '/via/compose')
+    t.match(result.callbackUrl, `${url}/oauth2/callback`)
+    // Round-robin: the signed-in user's requests reach both replicas, which share the session in
+    // Redis. (A replica the load balancer saw refuse connections while starting is skipped for
+    // 5 s, so this asks for at most 12 s.)
+    const served = new Map<string, boolean>(replicas.map((r) => [r, false]))
+    for (let i = 0; i < 48 && [...served.values()].includes(false); i++) {
+      const seen = await fetchWithJar(`${url}/replica-check/${i}`, jar, { headers: { accept: 'application/json' } })
+      t.equal(seen.status, 200)
+      t.equal((await seen.json() as any).headers['x-forwarded-email'], 'alice@example.com')
+      for (const replica of replicas) {
+        if (served.get(replica) === true) continue
+        const logs = await podman(['logs', replica])
+        served.set(replica, /"path":"\/replica-check\/\d+"[^\n]*"status":200/.test(logs.stdout))
+      }
+      await sleep(250)
+    }
+    for (const [replica, did] of served) t.ok(did, `${replica} served the signed-in user`)
+    t.equal((await fetch(`${url}/metrics`)).status, 404, '/metrics is not on the load balancer')
+  })
+
   // ---- helpers -----------------------------------------------------------------------------------
 
   async function startProvider (gatewayUrl: string, clientSecret = DEMO_CLIENT_SECRET): Promise<DevProvider> {
@@ -389,6 +463,16 @@ async function containerTests (): Promise<void> {
     const out = await podman(['container', 'inspect', '--format', '{{.State.ExitCode}}', container])
     return Number(out.stdout.trim())
   }
+}
+
+/** DNS as a browser sees it: `localhost` and every `*.localhost` name is this machine (RFC 6761). */
+function localhostLookup (hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void {
+  if (hostname === 'localhost' || hostname.endsWith('.localhost')) {
+    if (options.all === true) callback(null, [{ address: '127.0.0.1', family: 4 }])
+    else callback(null, '127.0.0.1', 4)
+    return
+  }
+  lookup(hostname, options, callback as any)
 }
 
 function sleep (ms: number): Promise<void> {

@@ -31,21 +31,21 @@ export function podmanMissing (): string | undefined {
 }
 
 /** Runs a program (podman itself, or a script that calls it) with the engine settings; throws on failure unless `allowFail`. */
-export async function runEngine (file: string, args: readonly string[], options: { timeoutMs?: number, allowFail?: boolean, cwd?: string } = {}): Promise<CommandResult> {
+export async function runEngine (file: string, args: readonly string[], options: { timeoutMs?: number, allowFail?: boolean, cwd?: string, env?: Record<string, string> } = {}): Promise<CommandResult> {
   const timeoutMs = options.timeoutMs ?? 120_000
-  const child = spawn(file, args, { cwd: options.cwd ?? root, env: engineEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(file, args, { cwd: options.cwd ?? root, env: { ...engineEnv(), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
   child.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-20_000) })
   const timer = setTimeout(() => { child.kill('SIGKILL') }, timeoutMs)
   const code = await new Promise<number | null>((resolve) => {
-    child.once('error', () => { resolve(null) })
+    child.once('error', (err) => { stderr += `\ncannot run ${file}: ${err.message}`; resolve(null) })
     child.once('close', (status) => { resolve(status) })
   }).finally(() => { clearTimeout(timer) })
   const result = { code, stdout, stderr }
   if (code !== 0 && options.allowFail !== true) {
-    throw new Error(`${file} ${args.join(' ')} exited ${code ?? `(killed after ${timeoutMs} ms)`}:\n${stderr.slice(-4000)}`)
+    throw new Error(`${file} ${args.join(' ')} failed (exit code ${code ?? `none: not started, or killed after ${timeoutMs} ms`}):\n${stderr.slice(-4000)}`)
   }
   return result
 }
