@@ -2,14 +2,23 @@
 #
 #   docker build -t portcullis .                     # the gateway (last stage: runtime)
 #   docker build -t portcullis-demo --target demo .  # + development provider and demo app (never for production)
+#   podman build --format docker -t portcullis .     # the same with podman (the test suite builds it so)
 #
-# Base image: node:20-bookworm-slim rather than node:20-alpine. It is glibc-based Debian, the same
-# platform the test suite and CI run on, so the image runs exactly what was tested (no musl DNS or
-# TLS differences), and "slim" keeps it small. Node 20 matches package.json "engines".
-# `scripts/image-check.mjs` replays these steps without a Docker engine; keep both in step.
+# Base image: node:<version>-bookworm-slim rather than an alpine one. It is glibc-based Debian, the
+# same platform the test suite and CI run on, so the image runs exactly what was tested (no musl DNS
+# or TLS differences), and "slim" keeps it small. NODE_VERSION is the Node.js 24 LTS release named
+# by .node-version; CI runs the whole test suite on that exact version.
+#
+# The test suite builds both targets with podman and runs the result (test/container/): contents,
+# non-root and read-only run, sign-in, health check, graceful stop, the Kubernetes example. Where no
+# registry is reachable it builds FROM a local stand-in for the official base image
+# (scripts/container/base-image.sh); everywhere else this file uses the official image.
+
+# The Node.js release the image ships; .node-version names the same one, and the tests run on it.
+ARG NODE_VERSION=24.22.3
 
 # ---- build: all dependencies, then compile TypeScript to dist/ --------------------------------
-FROM node:20-bookworm-slim AS build
+FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 # The manifests first, so the dependency layer is reused while only sources change.
 COPY package.json package-lock.json ./
@@ -28,11 +37,11 @@ ENTRYPOINT ["node"]
 CMD ["/app/dist/demo/upstream-main.js"]
 
 # ---- runtime: production dependencies and the compiled gateway only ----------------------------
-FROM node:20-bookworm-slim AS runtime
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --no-audit --no-fund && rm -rf /root/.npm
 COPY --from=build /app/dist/src ./dist/src
 # The config is mounted here (a file, a ConfigMap or a secret); override the path if you like.
 ENV PORTCULLIS_CONFIG=/etc/portcullis/portcullis.yaml
@@ -40,7 +49,10 @@ ENV PORTCULLIS_CONFIG=/etc/portcullis/portcullis.yaml
 ENV PORTCULLIS_HEALTH_URL=http://127.0.0.1:4180/ping
 # The official image's unprivileged user (uid 1000); the gateway needs no root and no writes.
 USER node
-EXPOSE 4180
+# 4180: the gateway (server.listen). 9090: /metrics, when the config says `metrics.listen:
+# "0.0.0.0:9090"` as every example config does; publish it to the network Prometheus scrapes from,
+# never to the public one.
+EXPOSE 4180 9090
 # Liveness only (/ping): readiness (/ready) depends on Redis and the provider, and restarting a
 # gateway does not fix either. Node's own fetch, so the image needs no curl or wget.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \

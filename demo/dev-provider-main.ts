@@ -15,8 +15,9 @@
  * both compare it with the `iss` of the tokens. The development provider derives its issuer from
  * the host and port it listens on (it has no separate issuer option), so for an issuer such as
  * http://localhost:4191 it listens on loopback, and this entry relays every other interface of the
- * container to it: the published port reaches it from the host's browser, and the gateway
- * containers, which share this container's network namespace in compose, reach it on loopback.
+ * container to it, so the published port reaches it from the host's browser. docker/compose.dev.yaml
+ * uses http://provider.localhost:4191 instead: the service's own name in the compose network, and
+ * this machine in a browser; the provider then listens on the container's address.
  */
 import { setDefaultResultOrder } from 'node:dns'
 import { createServer, connect } from 'node:net'

@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { parse, parseAllDocuments } from 'yaml'
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../demo/accounts.js'
-import { parseDockerfile } from '../../scripts/dockerfile.mjs'
 import { ConfigError, parseConfig } from '../../src/config/load.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -62,22 +61,34 @@ t.test('compose: two gateway replicas behind the load balancer, Redis with appen
   t.strictSame(compose.secrets, { google_client_secret: { file: './secrets/google_client_secret' }, cookie_secret: { file: './secrets/cookie_secret' } })
 })
 
-t.test('compose.dev: adds the development provider, whose network namespace the replicas share', async (t) => {
-  t.strictSame(Object.keys(composeDev.services).sort(), ['lb', 'portcullis-1', 'portcullis-2', 'provider', 'redis', 'upstream'])
-  const provider = composeDev.services.provider
-  t.strictSame([provider.build.target, provider.command, provider.ports], ['demo', ['/app/dist/demo/dev-provider-main.js'], ['4191:4191']])
-  const ports = ['portcullis-1', 'portcullis-2'].map((name) => {
+/** Compose's variable interpolation, `${NAME}` and `${NAME:-default}`, over `env`. */
+const interpolate = (value: string, env: Record<string, string>): string =>
+  value.replace(/\$\{(\w+)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => env[name] ?? fallback ?? '')
+
+t.test('compose.dev: adds the development provider as provider.localhost, one issuer for the browser and the gateways', async (t) => {
+  t.strictSame(Object.keys(composeDev.services).sort(), ['lb', 'portcullis-1', 'portcullis-2', 'provider.localhost', 'redis', 'upstream'])
+  const provider = composeDev.services['provider.localhost']
+  t.strictSame([provider.build.target, provider.command], ['demo', ['/app/dist/demo/dev-provider-main.js']])
+  for (const env of [{}, { DEV_PORT: '5180', DEV_PROVIDER_PORT: '5191' }] as Array<Record<string, string>>) {
+    const issuer = new URL(interpolate(provider.environment.DEV_PROVIDER_ISSUER, env))
+    t.equal(issuer.hostname, 'provider.localhost', 'the service\'s own name inside the compose network, this machine in a browser')
+    t.strictSame(provider.ports.map((p: string) => interpolate(p, env)), [`${issuer.port}:${issuer.port}`], 'published on the issuer\'s port')
+    t.equal(interpolate(provider.environment.DEV_PROVIDER_PORT, env), issuer.port)
+    const lbPort = interpolate(composeDev.services.lb.ports[0], env).split(':')[0]
+    t.equal(interpolate(provider.environment.DEV_CLIENT_REDIRECT_URIS, env), `http://localhost:${lbPort}/oauth2/callback`)
+  }
+  for (const name of ['portcullis-1', 'portcullis-2']) {
     const s = composeDev.services[name]
-    t.equal(s.network_mode, 'service:provider', `${name} reaches the provider as localhost`)
-    t.equal(s.environment.PORTCULLIS_HEALTH_URL, `http://127.0.0.1:${s.environment.PORTCULLIS_PORT}/ping`, `${name}'s health check follows its port`)
-    return s.environment.PORTCULLIS_PORT
-  })
-  t.strictSame(ports, ['4181', '4182'])
-  t.strictSame(composeDev.services.lb.environment, { PORTCULLIS_UPSTREAM_1: 'provider:4181', PORTCULLIS_UPSTREAM_2: 'provider:4182' })
+    t.equal(s.network_mode, undefined, `${name} has its own network namespace`)
+    t.strictSame(s.environment, { DEV_PORT: '${DEV_PORT:-4180}', DEV_PROVIDER_PORT: '${DEV_PROVIDER_PORT:-4191}' }, `${name} gets the published ports for its config`)
+  }
+  t.strictSame(composeDev.services.lb.environment, { PORTCULLIS_UPSTREAM_1: 'portcullis-1:4180', PORTCULLIS_UPSTREAM_2: 'portcullis-2:4180' })
 })
 
 t.test('compose: every build names a stage of the Dockerfile, every mounted file exists', async (t) => {
-  const stages = new Set(parseDockerfile(read(join(ROOT, 'Dockerfile'))).stages.map((s) => s.name))
+  // The stage names (`FROM image AS name`); podman builds each target in test/container/.
+  const stages = new Set([...read(join(ROOT, 'Dockerfile')).matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((m) => m[1]))
+  t.strictSame([...stages], ['build', 'demo', 'runtime'])
   for (const file of [compose, composeDev]) {
     for (const [name, s] of Object.entries<any>(file.services)) {
       if (s.build !== undefined) t.ok(s.build.target === undefined || stages.has(s.build.target), `${name}: target ${s.build.target}`)
@@ -120,17 +131,18 @@ t.test('config: docker/portcullis.compose.yaml names the variable an operator fo
 })
 
 t.test('config: docker/portcullis.dev.yaml is valid and agrees with the development provider of compose.dev', async (t) => {
-  const env = { PORTCULLIS_PORT: composeDev.services['portcullis-2'].environment.PORTCULLIS_PORT }
-  const config = parseConfig(read(join(DOCKER, 'portcullis.dev.yaml')), { env, baseDir: DOCKER, sourceName: 'portcullis.dev.yaml' })
-  const provider = composeDev.services.provider.environment
-  t.equal(config.server.port, 4182)
-  t.equal(config.provider.type, 'google')
-  t.equal(config.provider.issuer, provider.DEV_PROVIDER_ISSUER, 'the gateway expects the issuer the provider announces')
-  t.equal(config.provider.allowInsecureIssuer, true)
-  t.strictSame([config.provider.clientId, config.provider.clientSecret], [DEMO_CLIENT_ID, DEMO_CLIENT_SECRET], 'the provider\'s default client')
-  t.equal(provider.DEV_CLIENT_REDIRECT_URIS, `${config.server.publicUrl}${config.server.authPrefix}/callback`)
-  t.equal(config.server.publicUrl, `http://localhost:${composeDev.services.lb.ports[0].split(':')[0]}`, 'public_url is the load balancer')
-  t.strictSame([config.session.store, config.redis.url, config.session.cookie.secure], ['redis', 'redis://redis:6379/0', false])
+  const provider = composeDev.services['provider.localhost'].environment
+  for (const env of [{ DEV_PORT: '4180', DEV_PROVIDER_PORT: '4191' }, { DEV_PORT: '5180', DEV_PROVIDER_PORT: '5191' }]) {
+    const config = parseConfig(read(join(DOCKER, 'portcullis.dev.yaml')), { env, baseDir: DOCKER, sourceName: 'portcullis.dev.yaml' })
+    t.equal(config.server.port, 4180, 'the port the load balancer forwards to')
+    t.equal(config.provider.type, 'google')
+    t.equal(config.provider.issuer, interpolate(provider.DEV_PROVIDER_ISSUER, env), 'the gateway expects the issuer the provider announces')
+    t.equal(config.provider.allowInsecureIssuer, true)
+    t.strictSame([config.provider.clientId, config.provider.clientSecret], [DEMO_CLIENT_ID, DEMO_CLIENT_SECRET], 'the provider\'s default client')
+    t.equal(interpolate(provider.DEV_CLIENT_REDIRECT_URIS, env), `${config.server.publicUrl}${config.server.authPrefix}/callback`)
+    t.equal(config.server.publicUrl, `http://localhost:${interpolate(composeDev.services.lb.ports[0], env).split(':')[0]}`, 'public_url is the load balancer')
+    t.strictSame([config.session.store, config.redis.url, config.session.cookie.secure], ['redis', 'redis://redis:6379/0', false])
+  }
 })
 
 t.test('kubernetes: the Deployment runs 2 non-root replicas, read-only, probing /ping and /ready', async (t) => {
@@ -146,7 +158,11 @@ t.test('kubernetes: the Deployment runs 2 non-root replicas, read-only, probing 
   t.strictSame(container.securityContext.capabilities.drop, ['ALL'])
   t.strictSame(container.livenessProbe.httpGet, { path: '/ping', port: 'http' })
   t.strictSame(container.readinessProbe.httpGet, { path: '/ready', port: 'http' })
-  t.strictSame(container.ports, [{ name: 'http', containerPort: 4180 }])
+  t.strictSame(container.ports, [{ name: 'http', containerPort: 4180 }, { name: 'metrics', containerPort: 9090 }])
+  const configured = parse(ofKind('ConfigMap').data['portcullis.yaml'])
+  t.equal(configured.metrics.listen, '0.0.0.0:9090', 'the metrics port is the config\'s own metrics listener')
+  t.equal(deployment.spec.template.metadata.annotations['prometheus.io/port'], '9090')
+  t.notOk(ofKind('Service').spec.ports.some((p: any) => p.targetPort === 'metrics'), 'the Service does not expose /metrics')
   t.ok(container.resources.requests.cpu !== undefined && container.resources.requests.memory !== undefined && container.resources.limits.memory !== undefined)
   t.strictSame(container.args, ['serve'])
   const mounts = Object.fromEntries(container.volumeMounts.map((m: any) => [m.name, m.mountPath]))
