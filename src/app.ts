@@ -37,6 +37,7 @@ import { createSessionEvents } from './session/events.js'
 import { eventsChannel } from './session/keys.js'
 import { createMemoryStore } from './session/memory-store.js'
 import { createRedisStore } from './session/redis-store.js'
+import { createStoreBreaker, type StoreBreaker } from './session/breaker.js'
 import { createRefresher } from './session/refresh.js'
 import { createSessions } from './session/sessions.js'
 import type { SessionStore } from './session/store.js'
@@ -86,7 +87,11 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   const assertionKey = await loadAssertionKey(config)
 
   // Shared state: the store, the sessions in it, and the events every replica hears.
-  const store = instrumentStore(deps.store ?? (config.session.store === 'memory' ? createMemoryStore() : createRedisStore(config.redis, logger)), metrics)
+  // The breaker answers store calls at once while the store is known to be down (session/breaker.ts).
+  let breaker: StoreBreaker | null = null
+  const backend = deps.store ?? (config.session.store === 'memory' ? createMemoryStore() : createRedisStore(config.redis, logger, (up) => breaker?.connection(up)))
+  breaker = createStoreBreaker(instrumentStore(backend, metrics), { onChange: (state, reason) => { metrics.storeBreaker(state); logger[state === 'open' ? 'warn' : 'info']({ reason }, `session store breaker ${state}`) } })
+  const store = breaker.store
   const sessions = createSessions({ store, keyPrefix: config.redis.keyPrefix, now })
   const events = createSessionEvents(store, eventsChannel(config.redis.keyPrefix))
 
@@ -186,6 +191,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     authenticator,
     logger,
     reservedPaths: new Set(['/ping', '/ready', '/metrics']),
+    storeUnavailable: breaker.isOpen,
     ...(assertions === null ? {} : { onAllowed: assertions.onAllowed, onAllowedNow: assertions.onAllowedNow })
   }))
 
