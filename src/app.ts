@@ -26,6 +26,7 @@ import { lazyChildLoggerFactory } from './observability/request-logger.js'
 import { registerMetricsRoute, startMetricsServer, type MetricsServer } from './observability/metrics-endpoint.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { createLiveRouting } from './ops/live-routing.js'
+import { createDrain, registerDrainRefusal } from './ops/drain.js'
 import { planReload, type ReloadPlan } from './ops/reload.js'
 import { wantedClaims } from './policy/claims.js'
 import { createForwarding } from './proxy/forwarded.js'
@@ -149,7 +150,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
       return trusted ? incoming : randomUUID()
     },
     bodyLimit: 64 * 1024,
-    return503OnClosing: true,
+    // The drain's 503 is the gateway's own (ops/drain.ts), with an access line like any request.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     keepAliveTimeout: 72_000,
     routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, maxParamLength: 8192 },
@@ -158,7 +160,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
       : { https: { cert: readFileSync(config.server.tls.certFile), key: readFileSync(config.server.tls.keyFile) } })
   }) as unknown as FastifyInstance
 
-  let draining = false
+  const drain = createDrain()
   app.decorateRequest('portcullis', null as never)
   // Hooks that never wait use the callback form: no promise per request.
   app.addHook('onRequest', (request, _reply, done) => {
@@ -166,7 +168,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     done()
   })
   await app.register(cookie)
-  registerAccessLog(app, metrics)
+  registerAccessLog(app, metrics, { cutByGateway: drain.cutting })
+  registerDrainRefusal(app, drain)
   app.addHook('onSend', (request, reply, payload, done) => {
     if (!request.portcullis.proxied) reply.header(generatedHeader, 'true')
     done(null, payload)
@@ -198,7 +201,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   // The gateway's own endpoints, with a small form parser of their own.
   await app.register(async (scope) => {
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body))
-    registerHealth(scope, { store, provider, timeoutMs: config.redis.commandTimeoutMs + 500, draining: () => draining })
+    registerHealth(scope, { store, provider, timeoutMs: config.redis.commandTimeoutMs + 500, draining: drain.draining })
     // Workers of one `server.workers` gateway answer with the sum over all of them (the primary's).
     if (config.metrics.enabled && config.metrics.listen === null) registerMetricsRoute(scope, scraped)
     registerSignIn(scope, { config, store, sessions, codec, flows, events, now, onSignIn: (outcome) => metrics.signIn(outcome) })
@@ -210,7 +213,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
 
   await registerProxy(app, {
     config,
-    draining: () => draining,
+    draining: drain.draining,
     identityHeaders,
     forwarding,
     onUpstream401: createUpstream401Handler({ refresher, policy, ...(assertions === null ? {} : { onAllowed: assertions.onAllowed }) }),
@@ -229,14 +232,18 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   let metricsServer: MetricsServer | null = null
 
   async function close (): Promise<void> {
-    draining = true
+    drain.begin()
     let timedOut = false
     const timeout = new Promise<void>((resolve) => setTimeout(() => { timedOut = true; resolve() }, config.server.shutdownTimeoutMs).unref())
-    await Promise.race([app.close(), timeout])
+    const closing = app.close()
+    await Promise.race([closing, timeout])
     if (timedOut) {
       // Bounded drain: whatever still runs is cut, so a stuck upstream cannot hold the shutdown.
       logger.warn({ timeoutMs: config.server.shutdownTimeoutMs }, 'shutdown timeout reached; closing the remaining connections')
+      drain.cut()
       app.server.closeAllConnections()
+      // The cut connections close (and their requests are logged) in the next turns of the loop.
+      await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 1000).unref())])
     }
     await metricsServer?.close()
     provider.close()
