@@ -26,6 +26,7 @@ import { lazyChildLoggerFactory } from './observability/request-logger.js'
 import { registerMetricsRoute, startMetricsServer, type MetricsServer } from './observability/metrics-endpoint.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { createLiveRouting } from './ops/live-routing.js'
+import { createDrain, registerDrainRefusal } from './ops/drain.js'
 import { planReload, type ReloadPlan } from './ops/reload.js'
 import { wantedClaims } from './policy/claims.js'
 import { createForwarding } from './proxy/forwarded.js'
@@ -37,6 +38,7 @@ import { createSessionEvents } from './session/events.js'
 import { eventsChannel } from './session/keys.js'
 import { createMemoryStore } from './session/memory-store.js'
 import { createRedisStore } from './session/redis-store.js'
+import { createStoreBreaker, type StoreBreaker } from './session/breaker.js'
 import { createRefresher } from './session/refresh.js'
 import { createSessions } from './session/sessions.js'
 import type { SessionStore } from './session/store.js'
@@ -86,7 +88,11 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   const assertionKey = await loadAssertionKey(config)
 
   // Shared state: the store, the sessions in it, and the events every replica hears.
-  const store = instrumentStore(deps.store ?? (config.session.store === 'memory' ? createMemoryStore() : createRedisStore(config.redis, logger)), metrics)
+  // The breaker answers store calls at once while the store is known to be down (session/breaker.ts).
+  let breaker: StoreBreaker | null = null
+  const backend = deps.store ?? (config.session.store === 'memory' ? createMemoryStore() : createRedisStore(config.redis, logger, (up) => breaker?.connection(up)))
+  breaker = createStoreBreaker(instrumentStore(backend, metrics), { onChange: (state, reason) => { metrics.storeBreaker(state); logger[state === 'open' ? 'warn' : 'info']({ reason }, `session store breaker ${state}`) } })
+  const store = breaker.store
   const sessions = createSessions({ store, keyPrefix: config.redis.keyPrefix, now })
   const events = createSessionEvents(store, eventsChannel(config.redis.keyPrefix))
 
@@ -144,7 +150,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
       return trusted ? incoming : randomUUID()
     },
     bodyLimit: 64 * 1024,
-    return503OnClosing: true,
+    // The drain's 503 is the gateway's own (ops/drain.ts), with an access line like any request.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     keepAliveTimeout: 72_000,
     routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, maxParamLength: 8192 },
@@ -153,7 +160,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
       : { https: { cert: readFileSync(config.server.tls.certFile), key: readFileSync(config.server.tls.keyFile) } })
   }) as unknown as FastifyInstance
 
-  let draining = false
+  const drain = createDrain()
   app.decorateRequest('portcullis', null as never)
   // Hooks that never wait use the callback form: no promise per request.
   app.addHook('onRequest', (request, _reply, done) => {
@@ -161,7 +168,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     done()
   })
   await app.register(cookie)
-  registerAccessLog(app, metrics)
+  registerAccessLog(app, metrics, { cutByGateway: drain.cutting })
+  registerDrainRefusal(app, drain)
   app.addHook('onSend', (request, reply, payload, done) => {
     if (!request.portcullis.proxied) reply.header(generatedHeader, 'true')
     done(null, payload)
@@ -186,13 +194,14 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     authenticator,
     logger,
     reservedPaths: new Set(['/ping', '/ready', '/metrics']),
+    storeUnavailable: breaker.isOpen,
     ...(assertions === null ? {} : { onAllowed: assertions.onAllowed, onAllowedNow: assertions.onAllowedNow })
   }))
 
   // The gateway's own endpoints, with a small form parser of their own.
   await app.register(async (scope) => {
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body))
-    registerHealth(scope, { store, provider, timeoutMs: config.redis.commandTimeoutMs + 500, draining: () => draining })
+    registerHealth(scope, { store, provider, timeoutMs: config.redis.commandTimeoutMs + 500, draining: drain.draining })
     // Workers of one `server.workers` gateway answer with the sum over all of them (the primary's).
     if (config.metrics.enabled && config.metrics.listen === null) registerMetricsRoute(scope, scraped)
     registerSignIn(scope, { config, store, sessions, codec, flows, events, now, onSignIn: (outcome) => metrics.signIn(outcome) })
@@ -204,7 +213,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
 
   await registerProxy(app, {
     config,
-    draining: () => draining,
+    draining: drain.draining,
     identityHeaders,
     forwarding,
     onUpstream401: createUpstream401Handler({ refresher, policy, ...(assertions === null ? {} : { onAllowed: assertions.onAllowed }) }),
@@ -223,14 +232,18 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   let metricsServer: MetricsServer | null = null
 
   async function close (): Promise<void> {
-    draining = true
+    drain.begin()
     let timedOut = false
     const timeout = new Promise<void>((resolve) => setTimeout(() => { timedOut = true; resolve() }, config.server.shutdownTimeoutMs).unref())
-    await Promise.race([app.close(), timeout])
+    const closing = app.close()
+    await Promise.race([closing, timeout])
     if (timedOut) {
       // Bounded drain: whatever still runs is cut, so a stuck upstream cannot hold the shutdown.
       logger.warn({ timeoutMs: config.server.shutdownTimeoutMs }, 'shutdown timeout reached; closing the remaining connections')
+      drain.cut()
       app.server.closeAllConnections()
+      // The cut connections close (and their requests are logged) in the next turns of the loop.
+      await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 1000).unref())])
     }
     await metricsServer?.close()
     provider.close()

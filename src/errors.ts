@@ -34,6 +34,7 @@ const registry = {
   // dependencies
   PCS_STORE_UNAVAILABLE: { status: 503, message: 'The session store is unavailable' },
   PCS_PROVIDER_UNAVAILABLE: { status: 503, message: 'The identity provider is unavailable' },
+  PCS_SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down; retry' },
   PCS_UPSTREAM_UNAVAILABLE: { status: 502, message: 'The application behind the gateway is not reachable' },
   PCS_UPSTREAM_TIMEOUT: { status: 504, message: 'The application behind the gateway did not answer in time' },
   PCS_INTERNAL: { status: 500, message: 'Internal error' }

@@ -49,7 +49,8 @@ export const DEFAULTS = Object.freeze({
   route: Object.freeze({
     public: false,
     api: false,
-    refresh_on_upstream_401: false
+    refresh_on_upstream_401: false,
+    strip_prefix: false
   }),
   identity: Object.freeze({
     headers: Object.freeze({

@@ -98,7 +98,8 @@ function route (r: RouteConfig): Record<string, unknown> {
     api: r.api,
     allow: r.allow === null ? null : accessRule(r.allow),
     methods: r.methods,
-    refresh_on_upstream_401: r.refreshOnUpstream401
+    refresh_on_upstream_401: r.refreshOnUpstream401,
+    strip_prefix: r.stripPrefix
   }
 }
 

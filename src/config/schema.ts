@@ -108,7 +108,9 @@ export const ConfigSchema = Obj({
     api: Type.Optional(Type.Boolean()),
     allow: Type.Optional(AccessRule()),
     methods: Type.Optional(Type.Array(Str(), { minItems: 1 })),
-    refresh_on_upstream_401: Type.Optional(Type.Boolean())
+    refresh_on_upstream_401: Type.Optional(Type.Boolean()),
+    // Per-route path mapping (docs/operations.md, "Route paths").
+    strip_prefix: Type.Optional(Type.Boolean())
   }))),
   identity: Type.Optional(Obj({
     headers: Type.Optional(Obj({

@@ -108,6 +108,8 @@ export interface RouteConfig {
   /** Allowed methods (upper case); null = all. */
   readonly methods: readonly string[] | null
   readonly refreshOnUpstream401: boolean
+  /** Remove the route's path prefix before appending the request path to the upstream's base path. */
+  readonly stripPrefix: boolean
 }
 
 export interface IdentityConfig {

@@ -96,7 +96,8 @@ export function buildRoutes (raw: RawConfig, server: ServerConfig, problems: Pro
       api,
       allow,
       methods,
-      refreshOnUpstream401: route.refresh_on_upstream_401 ?? DEFAULTS.route.refresh_on_upstream_401
+      refreshOnUpstream401: route.refresh_on_upstream_401 ?? DEFAULTS.route.refresh_on_upstream_401,
+      stripPrefix: route.strip_prefix ?? DEFAULTS.route.strip_prefix
     }
   })
 }

@@ -14,6 +14,16 @@ export type AuthOutcome =
   /** The access token expired and the provider gave no refresh token: sign in again (silently if possible). */
   | { readonly kind: 'reauth', readonly ticket: Ticket }
 
+/**
+ * True when the outcome is a session that ended, rather than none at all: its lifetime is over,
+ * or its refresh grant is dead. Such a request answers `PCS_SESSION_EXPIRED`, not
+ * `PCS_UNAUTHENTICATED`.
+ */
+export function sessionEnded (outcome: AuthOutcome): boolean {
+  if (outcome.kind === 'reauth') return true
+  return outcome.kind === 'anonymous' && (outcome.reason === 'lifetime_over' || outcome.reason.startsWith('refresh_'))
+}
+
 export interface Authenticator {
   /**
    * Finds the request's session and makes sure its access token is fresh. Rejects with a
@@ -110,7 +120,9 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
       } else if (record === null) {
         record = await sessions.load(ticket)
       }
-      if (record === null) return { kind: 'anonymous', hadCookie: true, reason: 'no_session' }
+      // The store forgets a session at its lifetime (its TTL never runs past it): the signed
+      // expiry in the ticket tells that end from a session that is simply not there.
+      if (record === null) return { kind: 'anonymous', hadCookie: true, reason: ticket.expiresAt !== undefined && ticket.expiresAt <= now() ? 'lifetime_over' : 'no_session' }
       if (record.expiresAt <= now()) {
         cache?.invalidate(id)
         await sessions.destroy(ticket)

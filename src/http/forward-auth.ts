@@ -7,7 +7,7 @@ import { normalisePath } from '../proxy/path.js'
 import type { RouteTable } from '../proxy/routes.js'
 import type { TicketCodec } from '../session/ticket.js'
 import type { Identity } from '../session/types.js'
-import type { AuthOutcome, Authenticator } from './authenticate.js'
+import { sessionEnded, type AuthOutcome, type Authenticator } from './authenticate.js'
 import { clearCookieOptions, cookieOptions } from './cookies.js'
 import { originalRequest, type OriginalRequest } from './original-request.js'
 import { forbiddenPage } from './pages.js'
@@ -71,7 +71,7 @@ export function registerForwardAuth (app: FastifyInstance, options: ForwardAuthO
     }
     request.portcullis.outcome = 'unauthenticated'
     reply.header('www-authenticate', `Portcullis realm="${publicUrl}", sign_in="${location}"`)
-    const code = outcome.kind === 'anonymous' && outcome.reason.startsWith('refresh_') ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED'
+    const code = sessionEnded(outcome) ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED'
     return sendError(request, reply, code, { json: { sign_in: location } })
   }
 

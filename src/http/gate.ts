@@ -5,8 +5,9 @@ import type { Logger } from '../observability/logger.js'
 import { debugEnabled } from '../observability/request-logger.js'
 import { decide, type CompiledPolicy } from '../policy/decide.js'
 import { normalisePath } from '../proxy/path.js'
+import { breakerRetryAfterSeconds } from '../session/breaker.js'
 import type { RouteTable } from '../proxy/routes.js'
-import type { AuthOutcome, Authenticator } from './authenticate.js'
+import { sessionEnded, type AuthOutcome, type Authenticator } from './authenticate.js'
 import { clearCookieOptions } from './cookies.js'
 import { forbiddenPage } from './pages.js'
 import { sendError, sendPage, wantsHtml } from './respond.js'
@@ -28,6 +29,8 @@ export interface GateOptions {
   readonly reservedPaths: ReadonlySet<string>
   /** Called for a signed-in, allowed request before it is proxied (e.g. to sign an assertion). */
   readonly onAllowed?: (request: FastifyRequest) => Promise<void> | void
+  /** True while the store breaker is open: a request the cache cannot serve gets 503 at once. */
+  readonly storeUnavailable?: () => boolean
   /** `onAllowed` without waiting when it can be done at once: true when done, false to call `onAllowed`. */
   readonly onAllowedNow?: (request: FastifyRequest) => boolean
 }
@@ -64,8 +67,7 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
     request.portcullis.outcome = 'unauthenticated'
     const signIn = `${publicUrl}${signInLocation(request, false)}`
     reply.header('www-authenticate', `Portcullis realm="${publicUrl}", sign_in="${signIn}"`)
-    const expired = reauth || (outcome.kind === 'anonymous' && outcome.reason.startsWith('refresh_'))
-    return sendError(request, reply, expired ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED', { json: { sign_in: signIn } })
+    return sendError(request, reply, sessionEnded(outcome) ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED', { json: { sign_in: signIn } })
   }
 
   /**
@@ -112,6 +114,16 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
     if (options.onAllowed !== undefined) await options.onAllowed(request)
   }
 
+  /**
+   * The store breaker is open: the session cannot be checked, and a sign-in could not be stored
+   * either, so even a browser without a session gets the 503 page, not a redirect to sign-in.
+   */
+  function storeDown (request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    request.portcullis.outcome = 'store_unavailable'
+    sendError(request, reply, 'PCS_STORE_UNAVAILABLE', { retryAfterSeconds: breakerRetryAfterSeconds })
+    done()
+  }
+
   // The callback form: a signed-in request whose session and assertion are cached is decided
   // without a promise; anything that has to wait continues in `slow`, and its failure (a store
   // or signer error) reaches the error handler exactly as a rejected hook would.
@@ -154,6 +166,7 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
     }
 
     const cached = authenticator.authenticateCached(request)
+    if (cached === null && options.storeUnavailable?.() === true) return storeDown(request, reply, done)
     if (cached !== null) {
       if (!admit(request, reply, route, cached)) return done()
       if (options.onAllowed === undefined || options.onAllowedNow?.(request) === true) return done()

@@ -19,6 +19,13 @@ export function routeLabel (request: FastifyRequest): string {
 
 /** The status logged for a request whose client went away before the response finished (as nginx does). */
 export const clientClosedStatus = 499
+/** The status logged for a request the gateway cut at the end of its shutdown drain. */
+export const shutdownCutStatus = 503
+
+export interface AccessLogOptions {
+  /** True once the gateway itself closes the connections still open (the drain's timeout). */
+  readonly cutByGateway?: () => boolean
+}
 
 /**
  * Registers the access log: exactly one `request` line per request, written when the response
@@ -26,15 +33,16 @@ export const clientClosedStatus = 499
  * names the request id, method, normalised path (never the query string, which may carry a code
  * or state), status, duration, route, upstream, the user's subject and the outcome. A request
  * whose client disconnects first is logged once too, with status 499 and outcome
- * `client_aborted`. Must be called on the root instance so it covers every route.
+ * `client_aborted`, unless the gateway cut it at the end of its shutdown drain: then status 503
+ * and outcome `shutdown_cut`. Must be called on the root instance so it covers every route.
  */
-export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 'request'>): void {
+export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 'request'>, options: AccessLogOptions = {}): void {
   // The line's fields are built here from values that hold no secret (the path without its query,
   // the subject, never a header or cookie), so it skips the redaction pass: a clone and walk of
   // every field, the largest per-request cost the CPU profile showed in the gateway's own code.
   const accessLine = createAccessLineWriter(app.log.child({}, { redact: [] }) as never)
 
-  function write (request: FastifyRequest, status: number, elapsedMs: number, aborted: boolean): void {
+  function write (request: FastifyRequest, status: number, elapsedMs: number, aborted: 'client_aborted' | 'shutdown_cut' | null): void {
     // The request state is set by the first onRequest hook; it marks the line as written.
     const state = request.portcullis
     if (state?.logged === true) return
@@ -53,7 +61,7 @@ export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 
       route,
       upstream: state?.proxied === true ? state.route?.upstream : undefined,
       user: state?.session?.record.identity.sub,
-      outcome: aborted ? 'client_aborted' : state?.outcome ?? (request.routeOptions.config.gateway === true ? 'gateway' : undefined)
+      outcome: aborted ?? state?.outcome ?? (request.routeOptions.config.gateway === true ? 'gateway' : undefined)
     })
   }
 
@@ -64,13 +72,15 @@ export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 
     // onResponse runs only for a response that finished; a client that hangs up first (a
     // cancelled download, a closed tab during a slow upstream) would otherwise leave no line.
     reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) write(request, clientClosedStatus, performance.now() - started, true)
+      if (reply.raw.writableFinished) return
+      const cut = options.cutByGateway?.() === true
+      write(request, cut ? shutdownCutStatus : clientClosedStatus, performance.now() - started, cut ? 'shutdown_cut' : 'client_aborted')
     })
     done()
   })
 
   app.addHook('onResponse', (request, reply, done) => {
-    write(request, reply.statusCode, reply.elapsedTime, false)
+    write(request, reply.statusCode, reply.elapsedTime, null)
     done()
   })
 }

@@ -4,19 +4,8 @@
  * Redis and memory stores are measured the same way.
  */
 import type { Flows } from '../oidc/flows.js'
-import type { SessionStore } from '../session/store.js'
+import { storeOperations, type SessionStore } from '../session/store.js'
 import type { Metrics } from './metrics.js'
-
-/**
- * The store operations that are timed; `close` is not, it only happens at shutdown. Typed as a
- * record of every port method, so a method added to the port fails to compile here instead of
- * silently missing from the wrapped store.
- */
-const timed: Record<Exclude<keyof SessionStore, 'close'>, true> = {
-  get: true, getWithTtl: true, set: true, setIfAbsent: true, take: true, delete: true, expire: true, ttl: true,
-  acquireLock: true, renewLock: true, releaseLock: true, setIfLockHeld: true, publish: true, subscribe: true, ping: true
-}
-const storeOperations = Object.keys(timed) as Array<keyof typeof timed>
 
 /**
  * Returns a store that behaves exactly like `store` and reports each operation's latency, and

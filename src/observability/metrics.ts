@@ -6,7 +6,7 @@
  * gateway endpoint's registered path, or `none`), never the request path; outcomes and operations
  * are small fixed sets. Every name and label here is public API, listed in docs/operations.md.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { RefreshReport } from '../session/refresh-types.js'
 
 /** Seconds; from a fast local cache hit to a slow upstream. */
@@ -31,6 +31,8 @@ export interface Metrics {
   store (operation: string, durationMs: number, failed: boolean): void
   provider (operation: ProviderOperation, durationMs: number, failed: boolean): void
   configReload (outcome: 'applied' | 'rejected'): void
+  /** The store breaker changed state (session/breaker.ts). */
+  storeBreaker (state: 'closed' | 'open'): void
   /** The Prometheus text exposition of every metric. */
   render (): Promise<{ contentType: string, body: string }>
 }
@@ -118,6 +120,20 @@ export function createMetrics (): Metrics {
     registers
   })
 
+  // The store breaker (session/breaker.ts): its state now, and how often it changed.
+  const breakerState = new Gauge({
+    name: 'portcullis_store_breaker_open',
+    help: 'Whether the session store breaker is open (1: store calls are refused at once) or closed (0).',
+    registers
+  })
+  breakerState.set(0)
+  const breakerTransitions = new Counter({
+    name: 'portcullis_store_breaker_transitions_total',
+    help: 'Changes of the session store breaker, by the state it changed to.',
+    labelNames: ['to'] as const,
+    registers
+  })
+
   // Every request records into the same few series: each route's histogram child is built once,
   // and requests are counted per route and status class in plain numbers that the counter takes
   // when it is read, so a request does no label validation or object building.
@@ -177,6 +193,10 @@ export function createMetrics (): Metrics {
       if (failed) providerErrors.inc({ operation })
     },
     configReload: (outcome) => reloads.inc({ outcome }),
+    storeBreaker (state) {
+      breakerState.set(state === 'open' ? 1 : 0)
+      breakerTransitions.inc({ to: state })
+    },
     async render () {
       return { contentType: registry.contentType, body: await registry.metrics() }
     }

@@ -7,6 +7,7 @@ import { sendError } from '../http/respond.js'
 import type { createForwarding } from './forwarded.js'
 import type { createIdentityHeaders } from './identity-headers.js'
 import { createForwarder, type ExchangeEvents, type UpstreamAnswer } from './forward.js'
+import { upstreamPath } from './upstream-path.js'
 
 type Headers = Record<string, string | string[] | undefined>
 
@@ -51,7 +52,8 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
   // still in flight keeps the upstream of the route it matched.
   const upstreams = new WeakMap<RouteConfig, { origin: string, host: string, basePath: string }>()
 
-  function target (request: FastifyRequest): { origin: string, host: string, basePath: string } {
+  /** The route's upstream origin and host, and the path (with query) to ask it for. */
+  function target (request: FastifyRequest): { origin: string, host: string, path: string } {
     const route = request.portcullis.route
     if (route === null) throw gatewayError('PCS_NOT_FOUND')
     let upstream = upstreams.get(route)
@@ -59,7 +61,10 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
       upstream = splitUpstream(route.upstream)
       upstreams.set(route, upstream)
     }
-    return upstream
+    const state = request.portcullis
+    const path = upstreamPath(upstream.basePath, route, state.path ?? '/', state.search)
+    if (path === null) throw gatewayError('PCS_BAD_PATH')
+    return { origin: upstream.origin, host: upstream.host, path }
   }
 
   /** The one place that builds what the upstream receives: client identity copies out, ours in. */
@@ -134,12 +139,11 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
 
   /** Sends the request upstream; the answer goes straight to the client. */
   function forward (request: FastifyRequest, reply: FastifyReply): void {
-    const { origin, host, basePath } = target(request)
-    const state = request.portcullis
-    state.proxied = true
+    const { origin, host, path } = target(request)
+    request.portcullis.proxied = true
     const headers = upstreamHeaders(request, request.headers)
     headers.host = host
-    forwarder.forward(request.raw, reply.raw, origin, basePath + (state.path ?? '/') + state.search, headers, new Events(request, reply))
+    forwarder.forward(request.raw, reply.raw, origin, path, headers, new Events(request, reply))
   }
 
   // Upgrade requests (WebSocket) are routed to @fastify/http-proxy's routes, every other request
@@ -169,10 +173,15 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers()
     // The WebSocket proxy takes its destination from the request URL: make it the normalised
-    // path (with the upstream's base path) before the proxy's handler runs, after the gate.
+    // path (with the upstream's base path, see upstream-path.ts) before the proxy's handler runs,
+    // after the gate.
     scope.addHook('onRequest', (request, _reply, done) => {
       const state = request.portcullis
-      if (state.route !== null && state.path !== null) request.raw.url = target(request).basePath + state.path + state.search
+      try {
+        if (state.route !== null && state.path !== null) request.raw.url = target(request).path
+      } catch (err) {
+        return done(err as Error)
+      }
       done()
     })
     await scope.register(httpProxy, {

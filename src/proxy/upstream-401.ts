@@ -18,19 +18,24 @@ export interface Upstream401Options {
 
 /**
  * - `retried`: refreshed and sent again (whatever the second answer is, it goes to the client);
- * - `refused_method`, `refused_body`: not retried, the request is not safe to send twice;
+ * - `refused_body`: not retried, the request had a body (streamed, not kept), whatever its method;
+ * - `refused_method`: not retried, a request without a body whose method is not idempotent;
  * - `not_refreshed`: the refresh did not produce a new token (no refresh token, provider down,
  *   session ended); the upstream's 401 goes to the client;
  * - `denied`: the refreshed claims no longer pass the access rules (403).
  */
 export type Upstream401Outcome = 'retried' | 'refused_method' | 'refused_body' | 'not_refreshed' | 'denied'
 
-/** Why a request may not be sent again, or null when it may. */
+/**
+ * Why a request may not be sent again, or null when it may. The body is checked first: it alone
+ * makes a second sending impossible, so a POST with a body is `refused_body`; the method decides
+ * only for a request without one.
+ */
 export function retryRefusal (request: FastifyRequest): 'refused_method' | 'refused_body' | null {
-  if (!idempotent.has(request.method)) return 'refused_method'
   // A request body is streamed to the upstream as it arrives and is not kept: once it has
   // been sent there is nothing to send a second time.
-  return hasBody(request.raw) ? 'refused_body' : null
+  if (hasBody(request.raw)) return 'refused_body'
+  return idempotent.has(request.method) ? null : 'refused_method'
 }
 
 /**

@@ -70,9 +70,10 @@ function defineScripts (client: Client): Client & Scripts {
  * primary (`sentinel`) or a Cluster (`cluster`). It connects at once; commands issued before the
  * connection is ready wait for it up to the command timeout. Every failure of the backend,
  * whatever ioredis reports, rejects with `PCS_STORE_UNAVAILABLE` carrying the original as
- * `cause`, within about `commandTimeoutMs`.
+ * `cause`, within about `commandTimeoutMs`. `onConnection` hears the command connection close
+ * (false) and become ready (true).
  */
-export function createRedisStore (config: RedisConfig, logger?: StoreLogger): SessionStore {
+export function createRedisStore (config: RedisConfig, logger?: StoreLogger, onConnection?: (up: boolean) => void): SessionStore {
   const timeoutMs = config.commandTimeoutMs
   const client = defineScripts(connect(config))
   let subscriber: Client | null = null
@@ -81,6 +82,12 @@ export function createRedisStore (config: RedisConfig, logger?: StoreLogger): Se
   const channels = new Map<string, { handlers: Set<Subscription>, ready: Promise<void> }>()
 
   watch(client, 'commands')
+  // The store breaker (session/breaker.ts) opens when the command connection closes, and
+  // probes when it is ready again.
+  if (onConnection !== undefined) {
+    client.on('close', () => { if (!closed) onConnection(false) })
+    client.on('ready', () => { if (!closed) onConnection(true) })
+  }
   const sentinelWatch = config.sentinel === null
     ? null
     : watchSentinels({

@@ -74,7 +74,7 @@ export function createSessions (options: SessionsOptions): Sessions {
   return {
     async create (record, ttlMs) {
       for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
-        const ticket = newTicket()
+        const ticket = newTicket(record.expiresAt)
         const key = keys(ticket).session
         // setIfAbsent, not set: even a colliding id must never take over someone's session.
         if (await store.setIfAbsent(key, sealRecord(ticket, key, record), ttlMs)) return ticket

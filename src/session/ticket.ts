@@ -9,27 +9,41 @@ export interface Ticket {
   readonly sid: string
   /** 32 random bytes: the AES-256-GCM key of this session's record. */
   readonly key: Buffer
+  /**
+   * The session's absolute expiry (epoch ms), signed with the rest. It never lets anything in:
+   * it only tells a session that ended at its lifetime (PCS_SESSION_EXPIRED) from one that is
+   * simply not there, once the store has forgotten the record. Absent on tickets issued
+   * without one (format v1).
+   */
+  readonly expiresAt?: number
 }
 
 export interface TicketCodec {
-  /** The cookie value: `v1.<sid>.<key>.<mac>`, signed with the first secret. */
+  /**
+   * The cookie value, signed with the first secret: `v2.<sid>.<key>.<expiresAt>.<mac>`, or
+   * `v1.<sid>.<key>.<mac>` for a ticket without an expiry.
+   */
   encode (ticket: Ticket): string
   /** The ticket, or null for anything not signed by one of the secrets or not well formed. */
   decode (value: string | undefined): Ticket | null
 }
 
-const VERSION = 'v1'
 const SID_BYTES = 16
 const KEY_BYTES = 32
 const MAX_LENGTH = 200
 // The MAC input starts with a label so a signature made for another purpose with the same
 // secret (the secrets may sign other cookies too) can never pass as a ticket signature.
 const LABEL = 'portcullis-ticket\0'
-const shape = /^v1\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/
+const v1 = /^v1\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{43})$/
+const v2 = /^v2\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})\.([1-9][0-9]{0,15})\.([A-Za-z0-9_-]{43})$/
 
-/** A fresh ticket: new random session id and new random key. Sign-in calls it every time. */
-export function newTicket (): Ticket {
-  return { sid: randomBytes(SID_BYTES).toString('base64url'), key: randomBytes(KEY_BYTES) }
+/**
+ * A fresh ticket: new random session id and new random key, carrying the session's absolute
+ * expiry when given. Sign-in calls it every time.
+ */
+export function newTicket (expiresAt?: number): Ticket {
+  const ticket = { sid: randomBytes(SID_BYTES).toString('base64url'), key: randomBytes(KEY_BYTES) }
+  return expiresAt === undefined ? ticket : { ...ticket, expiresAt: Math.ceil(expiresAt) }
 }
 
 /** Random bytes as base64url, for state, nonce, binding cookies and other single-use values. */
@@ -59,21 +73,30 @@ export function createTicketCodec (secrets: readonly string[]): TicketCodec {
       if (!isCanonical(ticket.sid, SID_BYTES) || ticket.key.length !== KEY_BYTES) {
         throw new RangeError('encode: not a ticket made by newTicket()')
       }
-      const payload = `${VERSION}.${ticket.sid}.${ticket.key.toString('base64url')}`
+      const exp = ticket.expiresAt
+      if (exp !== undefined && !(Number.isSafeInteger(exp) && exp > 0)) throw new RangeError('encode: expiresAt must be a positive whole number of ms')
+      const fields = `${ticket.sid}.${ticket.key.toString('base64url')}`
+      const payload = exp === undefined ? `v1.${fields}` : `v2.${fields}.${exp}`
       return `${payload}.${mac(keys[0]!, payload).toString('base64url')}`
     },
     decode (value) {
       if (typeof value !== 'string' || value.length > MAX_LENGTH) return null
-      const m = shape.exec(value)
+      const m2 = v2.exec(value)
+      const m = m2 ?? v1.exec(value)
       if (m === null) return null
-      const [, sid, key, sig] = m as unknown as [string, string, string, string]
+      const [sid, key] = [m[1]!, m[2]!]
+      const sig = m2 === null ? m[3]! : m2[4]!
+      const expiresAt = m2 === null ? undefined : Number(m2[3])
+      if (expiresAt !== undefined && !Number.isSafeInteger(expiresAt)) return null
       if (!isCanonical(sid, SID_BYTES) || !isCanonical(key, KEY_BYTES) || !isCanonical(sig, 32)) return null
       const given = Buffer.from(sig, 'base64url')
       const payload = value.slice(0, value.length - sig.length - 1)
       // Every secret is tried (no early exit) so timing does not tell which one matched.
       let ok = false
       for (const k of keys) ok = timingSafeEqual(mac(k, payload), given) || ok
-      return ok ? { sid, key: Buffer.from(key, 'base64url') } : null
+      if (!ok) return null
+      const ticket = { sid, key: Buffer.from(key, 'base64url') }
+      return expiresAt === undefined ? ticket : { ...ticket, expiresAt }
     }
   }
 }

@@ -140,7 +140,7 @@ t.test('load: defaults from the contract fill every unset key', async t => {
       commandTimeoutMs: 1_000
     },
     access: { emails: [], emailDomains: ['example.com'], groups: [], claims: {} },
-    routes: [{ path: '/', upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: null, methods: null, refreshOnUpstream401: false }],
+    routes: [{ path: '/', upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: null, methods: null, refreshOnUpstream401: false, stripPrefix: false }],
     identity: {
       headers: {
         user: 'X-Forwarded-User',

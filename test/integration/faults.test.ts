@@ -1,11 +1,14 @@
+import { Agent, get as httpGet } from 'node:http'
 import t from 'tap'
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../demo/accounts.js'
 import { startDevProvider } from '../../demo/provider.js'
 import { buildGateway } from '../../src/app.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
+import { sample } from '../helpers/prometheus.js'
 import { freePort } from '../helpers/redis.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
+import { startGatewayProcess } from '../helpers/gateway-process.js'
 import { baseRawConfig, configFrom, startStack } from '../helpers/stack.js'
 
 async function waitFor (what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
@@ -89,3 +92,100 @@ t.test('provider unreachable at start-up: the gateway starts, is not ready, and 
   const waited = await waitFor('readiness', async () => (await fetch(`${publicUrl}/ready`)).status === 200, 40_000)
   t.pass(`ready ${waited} ms after the provider appeared`)
 })
+
+async function metric (url: string, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  return sample(await (await fetch(`${url}/metrics`)).text(), name, labels)
+}
+
+interface Timed { readonly kind: string, readonly status: number, readonly ms: number, readonly retryAfter: string | null, readonly error: string | null, readonly location: string | null }
+
+/**
+ * One GET through `agent` (plain node:http: the lightest client, so the time measured is the
+ * gateway's), timed from sending it to reading the whole body.
+ */
+function timed (kind: string, agent: Agent, url: string, headers: Record<string, string>): Promise<Timed> {
+  const started = performance.now()
+  return new Promise((resolve, reject) => {
+    httpGet(url, { agent, headers }, (res) => {
+      res.resume()
+      res.on('end', () => {
+        const header = (name: string): string | null => { const v = res.headers[name]; return typeof v === 'string' ? v : null }
+        resolve({ kind, status: res.statusCode ?? 0, ms: performance.now() - started, retryAfter: header('retry-after'), error: header('x-portcullis-error'), location: header('location') })
+      })
+    }).on('error', reject)
+  })
+}
+
+for (const fault of ['stalled', 'stopped'] as const) {
+  t.test(`store breaker, redis ${fault}: 50 concurrent protected requests each get 503 in under 250 ms, then service resumes by itself`, async (t) => {
+    // The gateway under test is a process of its own (as an operator runs it), so the 50 clients
+    // and the gateway do not share one event loop; the in-process stack is only for signing in
+    // (the session lives in the Redis both use, with the same cookie secrets).
+    const stack = await startStack({ store: 'redis' })
+    t.teardown(() => stack.close())
+    const port = await freePort()
+    const raw = structuredClone(stack.raw)
+    raw.server.listen = `127.0.0.1:${port}`
+    raw.server.public_url = `http://127.0.0.1:${port}`
+    const gateway = await startGatewayProcess(raw)
+    t.teardown(() => gateway.stop())
+    const url = gateway.url
+    const redis = stack.redis!
+    const jar = new CookieJar()
+    await signIn({ gatewayUrl: stack.url, jar, email: 'alice@example.com' })
+    const json = { headers: { accept: 'application/json' } }
+    t.equal((await fetchWithJar(`${url}/before`, jar, json)).status, 200)
+    t.equal(await metric(url, 'portcullis_store_breaker_open'), 0, 'closed while the store answers')
+
+    if (fault === 'stalled') redis.pause()
+    else await redis.stop()
+
+    // Nothing but the breaker's own watch probe has to notice (no request touches the store).
+    const opened = await waitFor('the breaker opening', async () => await metric(url, 'portcullis_store_breaker_open') === 1, 15_000)
+    t.pass(`breaker open ${opened} ms after the fault`)
+    // The session cache serves alice until it hears its event channel is gone (its own rules).
+    await waitFor('the cached session ending', async () => (await fetchWithJar(`${url}/during`, jar, json)).status === 503, 15_000)
+
+    // Keep-alive connections for the 50 clients, as a busy site has: what is timed below is the
+    // gateway's answer, not the kernel's connection set-up.
+    const agent = new Agent({ keepAlive: true, maxSockets: 50 })
+    t.teardown(() => agent.destroy())
+    await Promise.all(Array.from({ length: 50 }, async () => await timed('warm-up', agent, `${url}/ping`, {})))
+    const cookie = jar.header(url) ?? ''
+    const requests: Array<Promise<Timed>> = []
+    for (let i = 0; i < 50; i++) {
+      if (i % 3 === 0) requests.push(timed('signed-in', agent, `${url}/app/${i}`, { cookie, accept: 'application/json' }))
+      else if (i % 3 === 1) requests.push(timed('anonymous browser', agent, `${url}/app/${i}`, { accept: 'text/html' }))
+      else requests.push(timed('sign-in start', agent, `${url}/oauth2/start?rd=%2Fapp`, { accept: 'text/html' }))
+    }
+    const answers = await Promise.all(requests)
+    for (const a of answers) {
+      if (a.status !== 503 || a.ms >= 250 || a.retryAfter === null || a.error !== 'PCS_STORE_UNAVAILABLE') {
+        t.fail(`${a.kind}: ${a.status} ${a.error ?? ''} in ${a.ms.toFixed(1)} ms, Retry-After ${a.retryAfter ?? 'missing'}, Location ${a.location ?? 'none'}`)
+      }
+    }
+    const slowest = Math.max(...answers.map((a) => a.ms))
+    t.equal(answers.filter((a) => a.status === 503 && a.ms < 250 && a.retryAfter !== null).length, 50, `all 50 answered 503 with Retry-After in under 250 ms (slowest ${slowest.toFixed(1)} ms)`)
+    t.equal(answers.filter((a) => a.location !== null).length, 0, 'no browser is sent into a sign-in that cannot work')
+
+    // What needs no store is unaffected.
+    t.equal((await fetch(`${url}/public/x`, json)).status, 200, 'public route')
+    t.equal((await fetch(`${url}/ping`)).status, 200, '/ping')
+    const ready = await fetch(`${url}/ready`)
+    t.equal(ready.status, 503, '/ready reports not ready while open')
+    t.equal(((await ready.json()) as { store: string }).store, 'unavailable')
+
+    if (fault === 'stalled') redis.resume()
+    else await redis.restart()
+    const resumed = await waitFor('recovery', async () => (await fetchWithJar(`${url}/after`, jar, json)).status === 200, 10_000)
+    t.pass(`the existing session works again ${resumed} ms after the store came back`)
+    t.equal(await metric(url, 'portcullis_store_breaker_open'), 0, 'closed again')
+    t.ok((await metric(url, 'portcullis_store_breaker_transitions_total', { to: 'open' }) ?? 0) >= 1, 'the opening is counted')
+    t.ok((await metric(url, 'portcullis_store_breaker_transitions_total', { to: 'closed' }) ?? 0) >= 1, 'the closing is counted')
+    t.equal((await fetch(`${url}/ready`)).status, 200, 'ready again')
+    const line = gateway.logs.find((l) => l.msg === 'request' && l.path === '/app/1')
+    t.equal(line?.outcome, 'store_unavailable', 'the access line names the outcome')
+    t.ok(gateway.logs.some((l) => l.msg === 'session store breaker open'), 'the opening is logged')
+    t.ok(gateway.logs.some((l) => l.msg === 'session store breaker closed'), 'the closing is logged')
+  })
+}

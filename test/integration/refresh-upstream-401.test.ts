@@ -117,6 +117,9 @@ t.test('upstream 401: never retried when the request body was streamed', async (
   const post = await call(jar, 'POST', '/api/empty')
   t.equal(post.status, 401, 'a POST is not idempotent even without a body')
   t.equal(stack.provider.counters.refreshGrants - grants, 0)
+  // Each refusal is logged under what refused it: the body, whatever the method; the method only without a body.
+  const decisions = stack.logs.filter((l) => l.msg === 'upstream answered 401').map((l) => l.upstream401).slice(-4)
+  t.same(decisions, ['refused_body', 'refused_body', 'refused_body', 'refused_method'], 'POST, PUT and PATCH with a body: refused_body; POST without: refused_method')
 })
 
 t.test('upstream 401: routes without refresh_on_upstream_401 pass the 401 on untouched', async (t) => {

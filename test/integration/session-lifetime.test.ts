@@ -43,6 +43,37 @@ t.test('absolute lifetime: a session ends at its lifetime however active it is, 
   t.equal(page.status, 302, 'a browser is sent to sign in again')
 })
 
+t.test('lifetime end: a session past its absolute lifetime answers PCS_SESSION_EXPIRED, from the ticket once the store forgot it', async (t) => {
+  const clock = createTestClock()
+  const stack = await startStack({ store: 'memory', now: clock.now, configure: (raw) => { raw.session.lifetime = '2h'; raw.session.idle_timeout = '1h' } })
+  t.teardown(() => stack.close())
+  const jar = new CookieJar()
+  await signIn({ gatewayUrl: stack.url, jar, email: 'alice@example.com' })
+  const cookie = jar.header(stack.url) ?? ''
+  clock.advance(50 * 60_000)
+  t.equal((await fetch(`${stack.url}/api/x`, { headers: { cookie, accept: 'application/json' } })).status, 200, 'used within the idle timeout')
+  clock.advance(70 * 60_000 + 1000)
+  // The first request finds the record past its lifetime; it is deleted, so the second one
+  // finds nothing in the store and only the signed expiry in the ticket tells why.
+  for (const attempt of ['record past its lifetime', 'record gone']) {
+    const res = await fetch(`${stack.url}/api/x`, { headers: { cookie, accept: 'application/json' } })
+    t.equal(res.status, 401, attempt)
+    t.equal(res.headers.get('x-portcullis-error'), 'PCS_SESSION_EXPIRED', attempt)
+    t.equal(((await res.json()) as { error: string }).error, 'PCS_SESSION_EXPIRED', attempt)
+  }
+  const auth = await fetch(`${stack.url}/oauth2/auth`, { headers: { cookie, accept: 'application/json' } })
+  t.equal(auth.headers.get('x-portcullis-error'), 'PCS_SESSION_EXPIRED', 'forward-auth says the same')
+  // A session that ended otherwise (signed out) within its lifetime is only unauthenticated.
+  const other = new CookieJar()
+  await signIn({ gatewayUrl: stack.url, jar: other, email: 'bob@example.com' })
+  const bobCookie = other.header(stack.url) ?? ''
+  const signedOut = await fetchWithJar(`${stack.url}/oauth2/sign_out`, other, { method: 'POST', headers: { origin: stack.url } })
+  t.equal(signedOut.status, 303)
+  const gone = await fetch(`${stack.url}/api/x`, { headers: { cookie: bobCookie, accept: 'application/json' } })
+  t.equal(gone.status, 401)
+  t.equal(gone.headers.get('x-portcullis-error'), 'PCS_UNAUTHENTICATED', 'absence within the lifetime is not expiry')
+})
+
 t.test('a new sign-in gets a new session id and ends the session the browser had', async (t) => {
   const stack = await startStack({ store: 'redis' })
   t.teardown(() => stack.close())

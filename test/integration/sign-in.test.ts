@@ -38,10 +38,10 @@ t.test('sign-in: the session cookie is HttpOnly, SameSite and holds only an opaq
   t.ok(setCookie, 'session cookie set')
   t.match(setCookie, /HttpOnly/i)
   t.match(setCookie, /SameSite=Lax/i)
-  t.match(setCookie, /^_portcullis=v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+;/)
-  // Its parts are random bytes in base64url (which may spell anything, `bob` included): decoded,
-  // none holds the email or a JSON object (a JWT's parts are base64url JSON).
-  const parts = setCookie!.slice('_portcullis=v1.'.length, setCookie!.indexOf(';')).split('.')
+  t.match(setCookie, /^_portcullis=v2\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.\d+\.[A-Za-z0-9_-]+;/)
+  // Its parts are random bytes in base64url (which may spell anything, `bob` included) and the
+  // session's expiry: decoded, none holds the email or a JSON object (a JWT's parts are base64url JSON).
+  const parts = setCookie!.slice('_portcullis=v2.'.length, setCookie!.indexOf(';')).split('.')
   for (const part of parts) {
     const bytes = Buffer.from(part, 'base64url')
     t.notOk(bytes.includes('bob@example.com') || part.includes('bob@example.com'), 'no email in the cookie')

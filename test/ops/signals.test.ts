@@ -88,6 +88,9 @@ t.test('SIGTERM: draining is bounded by server.shutdown_timeout; the process sti
   t.equal(await inFlight, 'cut', 'the request that outlived the timeout was cut, not waited for')
   t.ok(gateway.lines.some((l) => l.msg === 'shutdown timeout reached; closing the remaining connections'))
   t.ok(gateway.lines.some((l) => l.msg === 'stopped'))
+  const slow = gateway.lines.filter((l) => l.msg === 'request' && l.path === '/slow')
+  t.equal(slow.length, 1, 'the cut request has one access line')
+  t.match(slow[0], { status: 503, outcome: 'shutdown_cut' }, 'logged as cut by the gateway, not as a client that went away')
 })
 
 t.test('SIGINT stops the gateway the same way; logging.format pretty writes human-readable lines', async (t) => {

@@ -38,6 +38,24 @@ t.test('ticket: decode(encode(ticket)) gives the same sid and key', async (t) =>
   t.same(back?.key, ticket.key)
 })
 
+t.test('ticket: a ticket with the session expiry encodes as v2, and the expiry is signed like the rest', async (t) => {
+  const codec = createTicketCodec([newSecret])
+  const ticket = newTicket(1_900_000_000_123)
+  const value = codec.encode(ticket)
+  t.match(value, /^v2\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\.1900000000123\.[A-Za-z0-9_-]{43}$/)
+  const back = codec.decode(value)
+  t.equal(back?.sid, ticket.sid)
+  t.same(back?.key, ticket.key)
+  t.equal(back?.expiresAt, 1_900_000_000_123)
+  const [v, sid, key, exp, mac] = value.split('.') as [string, string, string, string, string]
+  t.equal(codec.decode(`${v}.${sid}.${key}.${Number(exp) + 1}.${mac}`), null, 'a changed expiry')
+  t.equal(codec.decode(`${v}.${sid}.${key}.0${exp}.${mac}`), null, 'a leading zero (another spelling)')
+  t.equal(codec.decode(`v1.${sid}.${key}.${mac}`), null, 'the expiry dropped')
+  t.equal(codec.decode(`${v}.${sid}.${key}.99999999999999999.${mac}`), null, 'beyond a safe integer')
+  t.equal(codec.decode(codec.encode(newTicket()))?.expiresAt, undefined, 'a v1 ticket carries none')
+  t.throws(() => codec.encode({ ...ticket, expiresAt: 1.5 }), RangeError)
+})
+
 t.test('ticket: rotation — the first secret signs, every secret verifies', async (t) => {
   const before = createTicketCodec([oldSecret])
   const during = createTicketCodec([newSecret, oldSecret])
