@@ -1,0 +1,324 @@
+/**
+ * Which route judges a request, whatever the upstream makes of its path.
+ *
+ * The hazard: the gateway matches routes on the normalised path it forwards, byte for byte, but
+ * the application behind it reads that path its own way. A WSGI server decodes `%2F` into a
+ * separator (`/admin%2Fsecret` is its `/admin/secret`), Express and ASP.NET route without regard
+ * to case (`/ADMIN/secret`), Tomcat, Jetty and Spring drop `;params` (`/admin;x/secret`), IIS drops
+ * trailing dots and spaces (`/admin./secret`), and a non-strict router serves `/admin/`'s handler
+ * for `/admin`. Judged by the gateway's reading alone, each of those falls under a looser route
+ * (say a public `/`) while the upstream serves the handler of a stricter one (`/admin/`).
+ *
+ * The rule: the route is worked out for every such reading of the path, and
+ * - when every reading selects the same route, that route applies and the path is forwarded
+ *   unchanged (`/api/projects/group%2Fproject` stays under `/api/`, byte for byte);
+ * - when readings disagree, the strictest route any of them selects applies, rules and upstream
+ *   ({@link atLeastAsStrict} is the order), and the path is still forwarded unchanged;
+ * - when no selected route is at least as strict as all the others (two routes demanding
+ *   different things), the request is refused: `ambiguous` (400 `PCS_AMBIGUOUS_PATH`).
+ *
+ * The common path costs nothing extra: a path with no `%`, no `;` and no segment ending in a dot
+ * has only its case and its trailing slash to be read differently, and one allocation-free pass
+ * over the case-folded prefixes (computed once by the route table) shows whether that changes the
+ * route. Everything else takes the full reading below.
+ */
+import type { RouteConfig } from '../config/types.js'
+import type { RouteEntry, RouteTable } from '../proxy/routes.js'
+import type { CompiledPolicy, CompiledRule } from './decide.js'
+import { emailDomain } from './email.js'
+
+/** The path is refused: readings disagree and no selected route is the strictest. */
+export const AMBIGUOUS = Symbol('ambiguous path')
+/** The path is refused: some reading of it climbs above the root or has a segment of dots only. */
+export const UNREADABLE = Symbol('unreadable path')
+
+export type RouteChoice = RouteConfig | null | typeof AMBIGUOUS | typeof UNREADABLE
+
+/**
+ * Who asks. `proxy`: a path no route covers as forwarded is not served (null), and a reading
+ * that no route covers is not a route to respect (the gateway would never forward that path).
+ * `forward-auth`: no route means the global `access` rule alone, which is itself a candidate
+ * (stricter than a public route, looser than any route with rules of its own).
+ */
+export type ChoiceScope = 'proxy' | 'forward-auth'
+
+/** One reading of a path, for `policy explain`. */
+export interface Reading {
+  /** How the path was read: `as forwarded`, `percent-decoded, without ;params`, ... */
+  readonly how: string
+  /** The path as that reading sees it. */
+  readonly path: string
+  /** The route it selects (null: none). */
+  readonly route: RouteConfig | null
+}
+
+/**
+ * The route that judges `path` (a path produced by `normalisePath`), or null (no route), or
+ * {@link AMBIGUOUS} / {@link UNREADABLE} (refuse with 400). Allocation-free for plain paths.
+ */
+export function chooseRoute (table: RouteTable, policy: CompiledPolicy, path: string, scope: ChoiceScope): RouteChoice {
+  const exact = table.match(path)
+  if (exact === null && scope === 'proxy') return null
+  if (isPlain(path)) {
+    const folded = matchFolded(table.entries, path)
+    if (folded === exact) return exact
+  }
+  const readings = readPath(path)
+  if (readings === null) return UNREADABLE
+  const candidates = new Set<RouteConfig | null>([exact])
+  for (const text of readings.keys()) {
+    for (const route of routesOf(table.entries, text)) {
+      if (route !== null || scope === 'forward-auth') candidates.add(route)
+    }
+  }
+  return strictest(policy, candidates, exact)
+}
+
+/**
+ * Every reading of `path` and the route each selects, for `policy explain`; null when the path is
+ * unreadable. The first reading is the path as forwarded.
+ */
+export function explainReadings (table: RouteTable, path: string): Reading[] | null {
+  const readings = readPath(path)
+  if (readings === null) return null
+  const out: Reading[] = []
+  const seen = new Set<string>()
+  const add = (how: string, text: string, route: RouteConfig | null): void => {
+    const key = `${text}\u0000${route?.path ?? ''}`
+    if (seen.has(key)) return
+    seen.add(key)
+    out.push({ how, path: text, route })
+  }
+  add('as forwarded', path, table.match(path))
+  for (const [text, how] of readings) {
+    const modes: Array<[string, RouteConfig | null]> = [
+      ['', firstCovering(table.entries, text, false, false)],
+      ['prefix without its /', firstCovering(table.entries, text, false, true)]
+    ]
+    for (const lower of foldings(text)) {
+      modes.push(['case-folded', firstCovering(table.entries, lower, true, false)])
+      modes.push(['case-folded, prefix without its /', firstCovering(table.entries, lower, true, true)])
+    }
+    for (const [mode, route] of modes) {
+      const label = [how, mode].filter((s) => s !== '').join(', ')
+      add(label === '' ? 'as forwarded' : label, mode.startsWith('case-folded') ? text.toLowerCase() : text, route)
+    }
+  }
+  return out
+}
+
+/**
+ * The strictness order between two routes: `a` is at least as strict as `b` when every request
+ * and identity `a` admits, `b` admits too. Judged on what each demands:
+ * 1. methods: `a`'s methods (all, when it lists none; a listed GET includes HEAD) are a subset of `b`'s;
+ * 2. sign-in: `b` is public, or neither is;
+ * 3. rules: `b` is public, or `b` has no `allow`, or `a` has an `allow` each of whose entries
+ *    `b`'s `allow` admits too (an email by `emails` or its domain, a domain by `email_domains` or
+ *    `*`, a group by `groups`, a claim value by `claims`).
+ * `null` (no route, forward-auth only) demands sign-in and the global rule, nothing more. `api`,
+ * the upstream and the other route options do not make a route stricter.
+ */
+export function atLeastAsStrict (policy: CompiledPolicy, a: RouteConfig | null, b: RouteConfig | null): boolean {
+  if (!methodsWithin(a?.methods ?? null, b?.methods ?? null)) return false
+  if (b?.public === true) return true
+  if (a?.public === true) return false
+  const ruleB = b === null ? undefined : policy.routes.get(b)
+  if (ruleB === undefined) return true
+  const ruleA = a === null ? undefined : policy.routes.get(a)
+  return ruleA !== undefined && ruleWithin(ruleA, ruleB)
+}
+
+function strictest (policy: CompiledPolicy, candidates: ReadonlySet<RouteConfig | null>, exact: RouteConfig | null): RouteChoice {
+  if (candidates.size === 1) return exact
+  let found: RouteChoice = AMBIGUOUS
+  for (const a of candidates) {
+    let dominates = true
+    for (const b of candidates) {
+      if (a !== b && !atLeastAsStrict(policy, a, b)) { dominates = false; break }
+    }
+    // Equally strict routes: the one the gateway's own reading picked, else the first found.
+    if (dominates && (found === AMBIGUOUS || a === exact)) found = a
+  }
+  return found
+}
+
+function expand (methods: readonly string[]): Set<string> {
+  const set = new Set(methods)
+  if (set.has('GET')) set.add('HEAD')
+  return set
+}
+
+function methodsWithin (a: readonly string[] | null, b: readonly string[] | null): boolean {
+  if (b === null) return true
+  if (a === null) return false
+  const within = expand(b)
+  for (const m of expand(a)) if (!within.has(m)) return false
+  return true
+}
+
+/** Whether every identity rule `a` admits is admitted by rule `b` too. */
+function ruleWithin (a: CompiledRule, b: CompiledRule): boolean {
+  if (a.anyDomain && !b.anyDomain) return false
+  for (const email of a.emails) {
+    if (!b.emails.has(email) && !b.domains.has(emailDomain(email)) && !b.anyDomain) return false
+  }
+  for (const domain of a.domains) if (!b.domains.has(domain) && !b.anyDomain) return false
+  for (const group of a.groups) if (!b.groups.has(group)) return false
+  for (const [name, values] of a.claims) {
+    const accepted = b.claims.get(name)
+    if (accepted === undefined) return false
+    for (const v of values) if (!accepted.has(v)) return false
+  }
+  return true
+}
+
+/** No `%`, no `;`, no segment ending in `.`: only case and the trailing slash can be read differently. */
+function isPlain (path: string): boolean {
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i)
+    if (c === 0x25 || c === 0x3b) return false
+    if (c === 0x2e && (i + 1 === path.length || path.charCodeAt(i + 1) === 0x2f)) return false
+  }
+  return true
+}
+
+/**
+ * The first route covering an ASCII path compared without case, a prefix `P/` covering `P` too;
+ * `undefined` when that route has a case twin (the full reading then decides). No allocation.
+ */
+function matchFolded (entries: readonly RouteEntry[], path: string): RouteConfig | null | undefined {
+  for (const entry of entries) {
+    if (coversFoldedAscii(entry.folded, path)) return entry.foldTwin ? undefined : entry.route
+  }
+  return null
+}
+
+function coversFoldedAscii (folded: string, path: string): boolean {
+  const slash = folded.endsWith('/')
+  const n = folded.length
+  // `/admin/` covers `/admin` for a router that ignores the trailing slash.
+  const whole = slash && path.length === n - 1
+  if (path.length < n && !whole) return false
+  const compare = whole ? n - 1 : n
+  for (let i = 0; i < compare; i++) {
+    let c = path.charCodeAt(i)
+    if (c >= 0x41 && c <= 0x5a) c += 0x20
+    if (c !== folded.charCodeAt(i)) return false
+  }
+  if (whole || slash || path.length === n) return true
+  return path.charCodeAt(n) === 0x2f
+}
+
+/** A path compared case-folded: `text` already lower case. */
+function coversWith (entry: RouteEntry, text: string, folded: boolean, loose: boolean): boolean {
+  const prefix = folded ? entry.folded : entry.prefix
+  if (prefix.endsWith('/')) return text.startsWith(prefix) || (loose && text === prefix.slice(0, -1))
+  return text === prefix || (text.startsWith(prefix) && text.charCodeAt(prefix.length) === 0x2f)
+}
+
+function firstCovering (entries: readonly RouteEntry[], text: string, folded: boolean, loose: boolean): RouteConfig | null {
+  for (const entry of entries) if (coversWith(entry, text, folded, loose)) return entry.route
+  return null
+}
+
+/**
+ * The routes one reading selects, under each way of matching it: exact or case-folded, with the
+ * trailing slash of a prefix required or not. A case-folded match on a prefix that another route
+ * folds to as well selects both (which one a case-insensitive server serves is its own choice).
+ */
+function routesOf (entries: readonly RouteEntry[], text: string): Array<RouteConfig | null> {
+  const out = [firstCovering(entries, text, false, false), firstCovering(entries, text, false, true)]
+  for (const lower of foldings(text)) {
+    for (const loose of [false, true]) {
+      const hit = entries.find((e) => coversWith(e, lower, true, loose))
+      if (hit === undefined) { out.push(null); continue }
+      out.push(hit.route)
+      if (hit.foldTwin) for (const e of entries) if (e.folded === hit.folded) out.push(e.route)
+    }
+  }
+  return out
+}
+
+/** Lower case, and upper-then-lower case (`ſ` upper-cases to `S`), without repeats. */
+function foldings (text: string): string[] {
+  const lower = text.toLowerCase()
+  const round = text.toUpperCase().toLowerCase()
+  return round === lower ? [lower] : [lower, round]
+}
+
+const decoders = [
+  { how: '', decode: null },
+  { how: 'percent-decoded (UTF-8)', decode: 'utf8' },
+  { how: 'percent-decoded (Latin-1)', decode: 'latin1' }
+] as const
+
+/**
+ * Every reading of a normalised path (the text it reads as, and how), or null when one of them is
+ * unreadable. Each reading is one combination of: `;params` cut from every segment before
+ * decoding; percent-decoded once (`%2F` and `%5C` become separators, bytes read as UTF-8 or as
+ * Latin-1); `;params` (and NUL) cut after decoding; trailing dots and spaces dropped from every
+ * segment. Every reading then merges slashes and resolves `.` and `..`.
+ */
+function readPath (path: string): Map<string, string> | null {
+  const out = new Map<string, string>()
+  for (const { how: decodeHow, decode } of decoders) {
+    for (const before of [false, true]) {
+      for (const after of decode === null ? [false] : [false, true]) {
+        for (const trailing of [false, true]) {
+          let text = before ? cutParams(path, /;/) : path
+          if (decode !== null) text = percentDecode(text, decode).replaceAll('\\', '/')
+          if (after) text = cutParams(text, /[;\u0000]/)
+          const resolved = resolve(text, trailing)
+          if (resolved === null) return null
+          if (!out.has(resolved)) {
+            const how = [before ? 'without ;params' : '', decodeHow, after ? 'then without ;params' : '', trailing ? 'without trailing dots and spaces' : '']
+            out.set(resolved, how.filter((s) => s !== '').join(', '))
+          }
+        }
+      }
+    }
+  }
+  return out
+}
+
+function cutParams (text: string, end: RegExp): string {
+  return text.split('/').map((segment) => segment.split(end)[0] ?? '').join('/')
+}
+
+function percentDecode (text: string, encoding: 'utf8' | 'latin1'): string {
+  const bytes: number[] = []
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x25 && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(text.slice(i + 1, i + 3), 16))
+      i += 2
+    } else {
+      bytes.push(c & 0xff)
+    }
+  }
+  return Buffer.from(bytes).toString(encoding)
+}
+
+/**
+ * Merges slashes and resolves dot segments, dropping trailing dots and spaces first when asked.
+ * Null for a reading that climbs above the root, or a segment of dots (and spaces) only that is
+ * not `.` or `..`: servers disagree on what those mean, so no route can be chosen for them.
+ */
+function resolve (text: string, trailing: boolean): string | null {
+  const segments = text.split('/')
+  const output: string[] = []
+  for (let i = 1; i < segments.length; i++) {
+    let segment = segments[i] as string
+    const last = i === segments.length - 1
+    if (/^[. ]*\.[. ]*$/.test(segment) && segment !== '.' && segment !== '..') return null
+    if (trailing && segment !== '.' && segment !== '..') segment = segment.replace(/[. ]+$/, '')
+    if (segment === '' && !last) continue
+    if (segment === '.' || segment === '..') {
+      if (segment === '..' && output.pop() === undefined) return null
+      if (last) output.push('')
+      continue
+    }
+    output.push(segment)
+  }
+  return '/' + output.join('/')
+}
