@@ -216,9 +216,13 @@ function coversWith (entry: RouteEntry, text: string, folded: boolean, loose: bo
   return text === prefix || (text.startsWith(prefix) && text.charCodeAt(prefix.length) === 0x2f)
 }
 
-function firstCovering (entries: readonly RouteEntry[], text: string, folded: boolean, loose: boolean): RouteConfig | null {
-  for (const entry of entries) if (coversWith(entry, text, folded, loose)) return entry.route
+function firstCoveringEntry (entries: readonly RouteEntry[], text: string, folded: boolean, loose: boolean): RouteEntry | null {
+  for (const entry of entries) if (coversWith(entry, text, folded, loose)) return entry
   return null
+}
+
+function firstCovering (entries: readonly RouteEntry[], text: string, folded: boolean, loose: boolean): RouteConfig | null {
+  return firstCoveringEntry(entries, text, folded, loose)?.route ?? null
 }
 
 /**
@@ -230,8 +234,8 @@ function routesOf (entries: readonly RouteEntry[], text: string): Array<RouteCon
   const out = [firstCovering(entries, text, false, false), firstCovering(entries, text, false, true)]
   for (const lower of foldings(text)) {
     for (const loose of [false, true]) {
-      const hit = entries.find((e) => coversWith(e, lower, true, loose))
-      if (hit === undefined) { out.push(null); continue }
+      const hit = firstCoveringEntry(entries, lower, true, loose)
+      if (hit === null) { out.push(null); continue }
       out.push(hit.route)
       if (hit.foldTwin) for (const e of entries) if (e.folded === hit.folded) out.push(e.route)
     }
@@ -246,32 +250,34 @@ function foldings (text: string): string[] {
   return round === lower ? [lower] : [lower, round]
 }
 
-const decoders = [
-  { how: '', decode: null },
-  { how: 'percent-decoded (UTF-8)', decode: 'utf8' },
-  { how: 'percent-decoded (Latin-1)', decode: 'latin1' }
-] as const
-
 /**
  * Every reading of a normalised path (the text it reads as, and how), or null when one of them is
  * unreadable. Each reading is one combination of: `;params` cut from every segment before
  * decoding; percent-decoded once (`%2F` and `%5C` become separators, bytes read as UTF-8 or as
  * Latin-1); `;params` (and NUL) cut after decoding; trailing dots and spaces dropped from every
- * segment. Every reading then merges slashes and resolves `.` and `..`.
+ * segment. Every reading then merges slashes and resolves `.` and `..`. Only the combinations
+ * that can differ are made: no `;` means no cut, no escaped byte above 0x7F means Latin-1 reads
+ * as UTF-8 does, no segment ending in a dot or space means nothing to drop.
  */
 function readPath (path: string): Map<string, string> | null {
   const out = new Map<string, string>()
-  for (const { how: decodeHow, decode } of decoders) {
-    for (const before of [false, true]) {
-      for (const after of decode === null ? [false] : [false, true]) {
-        for (const trailing of [false, true]) {
-          let text = before ? cutParams(path, /;/) : path
-          if (decode !== null) text = percentDecode(text, decode).replaceAll('\\', '/')
-          if (after) text = cutParams(text, /[;\u0000]/)
+  const decodings: Array<'utf8' | 'latin1' | null> = [null]
+  if (path.includes('%')) decodings.push('utf8')
+  if (/%[89A-F][0-9A-F]/.test(path)) decodings.push('latin1')
+  const cutBefore = path.includes(';') ? [false, true] : [false]
+  const cutAfter = /;|%3B|%00/.test(path) ? [false, true] : [false]
+  for (const decode of decodings) {
+    for (const before of cutBefore) {
+      for (const after of decode === null ? [false] : cutAfter) {
+        let text = before ? cutParams(path, /;/) : path
+        if (decode !== null) text = percentDecode(text, decode).replaceAll('\\', '/')
+        if (after) text = cutParams(text, /[;\u0000]/)
+        for (const trailing of /[. ](\/|$)/.test(text) ? [false, true] : [false]) {
           const resolved = resolve(text, trailing)
           if (resolved === null) return null
           if (!out.has(resolved)) {
-            const how = [before ? 'without ;params' : '', decodeHow, after ? 'then without ;params' : '', trailing ? 'without trailing dots and spaces' : '']
+            const how = [before ? 'without ;params' : '', decode === null ? '' : `percent-decoded (${decode === 'utf8' ? 'UTF-8' : 'Latin-1'})`,
+              after ? 'then without ;params' : '', trailing ? 'without trailing dots and spaces' : '']
             out.set(resolved, how.filter((s) => s !== '').join(', '))
           }
         }
@@ -285,18 +291,17 @@ function cutParams (text: string, end: RegExp): string {
   return text.split('/').map((segment) => segment.split(end)[0] ?? '').join('/')
 }
 
+/** Decodes every escape once (the path is normalised: escapes are valid and upper case). */
 function percentDecode (text: string, encoding: 'utf8' | 'latin1'): string {
-  const bytes: number[] = []
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c === 0x25 && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3))) {
-      bytes.push(parseInt(text.slice(i + 1, i + 3), 16))
-      i += 2
-    } else {
-      bytes.push(c & 0xff)
+  if (encoding === 'utf8') {
+    try {
+      return decodeURIComponent(text)
+    } catch {
+      // Not valid UTF-8: as a lenient reader does, the bad bytes become U+FFFD.
     }
   }
-  return Buffer.from(bytes).toString(encoding)
+  const bytes = Buffer.from(text.replace(/%([0-9A-F]{2})/g, (_all, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1')
+  return bytes.toString(encoding)
 }
 
 /**
@@ -310,8 +315,11 @@ function resolve (text: string, trailing: boolean): string | null {
   for (let i = 1; i < segments.length; i++) {
     let segment = segments[i] as string
     const last = i === segments.length - 1
-    if (/^[. ]*\.[. ]*$/.test(segment) && segment !== '.' && segment !== '..') return null
-    if (trailing && segment !== '.' && segment !== '..') segment = segment.replace(/[. ]+$/, '')
+    const end = segment.charCodeAt(segment.length - 1)
+    if ((end === 0x2e || end === 0x20) && segment !== '.' && segment !== '..') {
+      if (/^[. ]*\.[. ]*$/.test(segment)) return null
+      if (trailing) segment = segment.replace(/[. ]+$/, '')
+    }
     if (segment === '' && !last) continue
     if (segment === '.' || segment === '..') {
       if (segment === '..' && output.pop() === undefined) return null
