@@ -91,17 +91,17 @@ export function explainReadings (table: RouteTable, path: string): Reading[] | n
   }
   add('as forwarded', path, table.match(path))
   for (const [text, how] of readings) {
-    const modes: Array<[string, RouteConfig | null]> = [
-      ['', firstCovering(table.entries, text, false, false)],
-      ['prefix without its /', firstCovering(table.entries, text, false, true)]
+    const modes: Array<[string, string, RouteConfig | null]> = [
+      ['', text, firstCovering(table.entries, text, false, false)],
+      ['prefix without its /', text, firstCovering(table.entries, text, false, true)]
     ]
     for (const lower of foldings(text)) {
-      modes.push(['case-folded', firstCovering(table.entries, lower, true, false)])
-      modes.push(['case-folded, prefix without its /', firstCovering(table.entries, lower, true, true)])
+      modes.push(['case-folded', lower, firstCovering(table.entries, lower, true, false)])
+      modes.push(['case-folded, prefix without its /', lower, firstCovering(table.entries, lower, true, true)])
     }
-    for (const [mode, route] of modes) {
+    for (const [mode, read, route] of modes) {
       const label = [how, mode].filter((s) => s !== '').join(', ')
-      add(label === '' ? 'as forwarded' : label, mode.startsWith('case-folded') ? text.toLowerCase() : text, route)
+      add(label === '' ? 'as forwarded' : label, read, route)
     }
   }
   return out
