@@ -41,25 +41,44 @@ function dots (path: string): string {
   return '/' + out.join('/')
 }
 
-/** The handler a path selects: `strict` requires the trailing slash of `/admin/`; `fold` ignores case. */
-function handlerOf (path: string, options: { fold: boolean, strict: boolean }): Handler {
-  const p = options.fold ? path.toLowerCase() : path
+/** How a reader compares a path with its routes: `fold` ignores case; `strict` requires the trailing slash of `/admin/`. */
+export interface ReadPath {
+  readonly path: string
+  readonly fold: boolean
+  readonly strict: boolean
+}
+
+/** The path each reader sees for a raw request path (no query), and how it matches routes. */
+export function readAs (raw: string): Record<Reader, ReadPath> {
+  return {
+    wsgi: { path: dots(decode(raw, false).replace(/\/{2,}/g, '/')), fold: false, strict: true },
+    express: { path: raw, fold: true, strict: false },
+    tomcat: { path: dots(decode(raw.split('/').map((s) => s.split(';')[0]).join('/'), true)), fold: false, strict: true },
+    iis: { path: dots(decode(raw, false).replaceAll('\\', '/').split('/').map((s) => s.replace(/[. ]+$/, '')).join('/').replace(/\/{2,}/g, '/')), fold: true, strict: true },
+    nginx: { path: raw.replace(/\/{2,}/g, '/'), fold: false, strict: true }
+  }
+}
+
+/** Whether a reader serves `read` under a route prefix (longest prefix is the caller's concern). */
+export function readerCovers (prefix: string, read: ReadPath): boolean {
+  const p = read.fold ? read.path.toLowerCase() : read.path
+  const r = read.fold ? prefix.toLowerCase() : prefix
+  if (r.endsWith('/')) return p.startsWith(r) || (!read.strict && p === r.slice(0, -1))
+  return p === r || p.startsWith(r + '/')
+}
+
+/** The handler a path selects among `/admin/`, `/staff/` and everything else. */
+function handlerOf (read: ReadPath): Handler {
   for (const [prefix, handler] of [['/admin/', 'admin'], ['/staff/', 'staff']] as const) {
-    if (p.startsWith(prefix) || (!options.strict && p === prefix.slice(0, -1))) return handler
+    if (readerCovers(prefix, read)) return handler
   }
   return 'public'
 }
 
 /** The handler each reader serves for a raw request path (no query). */
 export function readPath (raw: string): Record<Reader, Handler> {
-  const merged = raw.replace(/\/{2,}/g, '/')
-  return {
-    wsgi: handlerOf(dots(decode(raw, false).replace(/\/{2,}/g, '/')), { fold: false, strict: true }),
-    express: handlerOf(raw, { fold: true, strict: false }),
-    tomcat: handlerOf(dots(decode(raw.split('/').map((s) => s.split(';')[0]).join('/'), true)), { fold: false, strict: true }),
-    iis: handlerOf(dots(decode(raw, false).replaceAll('\\', '/').split('/').map((s) => s.replace(/[. ]+$/, '')).join('/').replace(/\/{2,}/g, '/')), { fold: true, strict: true }),
-    nginx: handlerOf(merged, { fold: false, strict: true })
-  }
+  const reads = readAs(raw)
+  return Object.fromEntries(readers.map((r) => [r, handlerOf(reads[r])])) as Record<Reader, Handler>
 }
 
 /** The strictest handler any reader serves. */

@@ -5,7 +5,7 @@ import { compilePolicy } from '../../src/policy/decide.js'
 import { AMBIGUOUS, UNREADABLE, atLeastAsStrict, chooseRoute, explainReadings } from '../../src/policy/route-choice.js'
 import { normalisePath } from '../../src/proxy/path.js'
 import { createRouteTable } from '../../src/proxy/routes.js'
-import { readPath, strictestHandler, type Handler } from '../helpers/upstream-readers.js'
+import { readAs, readPath, readerCovers, strictestHandler, type Handler } from '../helpers/upstream-readers.js'
 
 const rule = (r: Partial<AccessRule>): AccessRule => ({ emails: [], emailDomains: [], groups: [], claims: {}, ...r })
 function route (path: string, extra: Partial<RouteConfig> = {}): RouteConfig {
@@ -196,4 +196,44 @@ t.test('route choice (property): a plain path takes the same route as the exact 
     return chosen === exact || (p === '/admin' && chosen === admin) || (p === '/staff' && chosen === staff)
   }), { numRuns: 500, seed: 7 })
   t.pass('plain paths keep their exact route')
+})
+
+/** A random route table: `/` plus some of the prefixes, each public or not, with or without methods and `allow`. */
+const routeTable = fc.tuple(
+  fc.subarray(['/admin/', '/staff/', '/api', '/Docs/', '/a/b/', '/public/']),
+  fc.array(fc.tuple(fc.boolean(), fc.constantFrom(null, ['GET'], ['GET', 'POST']), fc.constantFrom(null, ['admins'], ['admins', 'ops'], 'alice')), { minLength: 7, maxLength: 7 })
+).map(([prefixes, options]) => ['/', ...prefixes].map((path, i) => {
+  const [isPublic, methods, allow] = options[i] as [boolean, string[] | null, string[] | 'alice' | null]
+  return route(path, {
+    public: isPublic,
+    methods,
+    allow: isPublic || allow === null ? null : allow === 'alice' ? rule({ emails: ['alice@example.com'] }) : rule({ groups: allow })
+  })
+}))
+
+const anyPath = fc.array(fc.constantFrom('admin', 'staff', 'api', 'docs', 'a', 'b', 'public', 'x'), { minLength: 1, maxLength: 3 })
+  .chain((segments) => fc.tuple(fc.tuple(...segments.map(segmentSpelling)), fc.tuple(...segments.map(() => separator)), fc.boolean()))
+  .map(([spelled, seps, slash]) => spelled.map((s, i) => (i === 0 ? '/' : seps[i]) + s).join('') + (slash ? '/' : ''))
+
+t.test('route choice (property): with any route table, every reader serves the path under a route no stricter than the one applied', async (t) => {
+  let judged = 0
+  fc.assert(fc.property(routeTable, anyPath, (rs, spelling) => {
+    const normalised = normalisePath(spelling)
+    if (normalised === null) return true
+    const tbl = createRouteTable(rs)
+    const pol = compilePolicy(rule({ emailDomains: ['example.com'] }), rs)
+    const choice = chooseRoute(tbl, pol, normalised.path, 'proxy')
+    if (choice === AMBIGUOUS || choice === UNREADABLE) return true
+    if (choice === null) return false
+    judged++
+    for (const [reader, read] of Object.entries(readAs(normalised.path))) {
+      // The reader's own route: the longest prefix it covers, as that server matches.
+      const served = tbl.entries.find((e) => readerCovers(e.prefix, read))?.route
+      if (served !== undefined && !atLeastAsStrict(pol, choice, served)) {
+        throw new Error(`${spelling} -> ${normalised.path}: judged by ${choice.path}, but ${reader} serves ${served.path} (${JSON.stringify(rs.map((r) => [r.path, r.public, r.methods, r.allow?.groups ?? r.allow?.emails ?? null]))})`)
+      }
+    }
+    return true
+  }), { numRuns: 3000, seed: 1111 })
+  t.ok(judged > 1000, `most requests are judged (${judged})`)
 })
