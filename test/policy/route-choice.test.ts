@@ -226,11 +226,17 @@ t.test('route choice (property): with any route table, every reader serves the p
     if (choice === AMBIGUOUS || choice === UNREADABLE) return true
     if (choice === null) return false
     judged++
+    // Forward-auth reads the same path the same way (a route table with `/` never leaves it without a route).
+    const forwardAuth = chooseRoute(tbl, pol, normalised.path, 'forward-auth')
     for (const [reader, read] of Object.entries(readAs(normalised.path))) {
       // The reader's own route: the longest prefix it covers, as that server matches.
       const served = tbl.entries.find((e) => readerCovers(e.prefix, read))?.route
-      if (served !== undefined && !atLeastAsStrict(pol, choice, served)) {
-        throw new Error(`${spelling} -> ${normalised.path}: judged by ${choice.path}, but ${reader} serves ${served.path} (${JSON.stringify(rs.map((r) => [r.path, r.public, r.methods, r.allow?.groups ?? r.allow?.emails ?? null]))})`)
+      if (served === undefined) continue
+      for (const [scope, applied] of [['proxy', choice], ['forward-auth', forwardAuth]] as const) {
+        if (applied === AMBIGUOUS || applied === UNREADABLE) continue
+        if (!atLeastAsStrict(pol, applied, served)) {
+          throw new Error(`${scope}: ${spelling} -> ${normalised.path}: judged by ${applied?.path ?? 'no route'}, but ${reader} serves ${served.path} (${JSON.stringify(rs.map((r) => [r.path, r.public, r.methods, r.allow?.groups ?? r.allow?.emails ?? null]))})`)
+        }
       }
     }
     return true
