@@ -12,6 +12,8 @@ const registry = {
 
   // requests
   PCS_BAD_PATH: { status: 400, message: 'The request path cannot be normalised safely' },
+  PCS_AMBIGUOUS_PATH: { status: 400, message: 'The request path reads as routes with different rules' },
+  PCS_ORIGINAL_REQUEST_CONFLICT: { status: 400, message: 'The proxy named the original request more than once' },
   PCS_BAD_REQUEST: { status: 400, message: 'The request is malformed' },
   PCS_PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   PCS_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported request body type' },

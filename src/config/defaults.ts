@@ -72,6 +72,11 @@ export const DEFAULTS = Object.freeze({
   assertionMaxTtl: '5m',
   /** Lower bound on `identity.assertion.rotate`: each new key is announced well before it signs. */
   assertionMinRotate: '1h',
+  /** Where `/oauth2/auth` reads the original request: Traefik's and Caddy's names (nginx sets them too). */
+  forward_auth: Object.freeze({
+    uri_header: 'X-Forwarded-Uri',
+    method_header: 'X-Forwarded-Method'
+  }),
   logging: Object.freeze({
     level: 'info' as const,
     format: 'json' as const

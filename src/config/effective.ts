@@ -78,6 +78,7 @@ export function toFileShape (config: Config): Record<string, unknown> {
         rotate: formatDuration(identity.assertion.rotateMs)
       }
     },
+    forward_auth: { uri_header: config.forwardAuth.uriHeader, method_header: config.forwardAuth.methodHeader },
     logging: { level: config.logging.level, format: config.logging.format },
     metrics: {
       enabled: metrics.enabled,

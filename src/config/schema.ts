@@ -129,6 +129,11 @@ export const ConfigSchema = Obj({
       rotate: Type.Optional(Duration())
     }))
   })),
+  // forward-auth: where /oauth2/auth reads the original request
+  forward_auth: Type.Optional(Obj({
+    uri_header: Type.Optional(Str()),
+    method_header: Type.Optional(Str())
+  })),
   logging: Type.Optional(Obj({
     level: Type.Optional(OneOf(logLevels)),
     format: Type.Optional(OneOf(logFormats))

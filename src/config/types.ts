@@ -132,6 +132,14 @@ export interface IdentityConfig {
   }
 }
 
+/** Where `/oauth2/auth` reads the original request a trusted proxy asks about. */
+export interface ForwardAuthConfig {
+  /** Header carrying the original request-target (`/path?query`), lower case. */
+  readonly uriHeader: string
+  /** Header carrying the original method, lower case. */
+  readonly methodHeader: string
+}
+
 export interface LoggingConfig {
   readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   readonly format: 'json' | 'pretty'
@@ -151,6 +159,7 @@ export interface Config {
   readonly access: AccessRule
   readonly routes: readonly RouteConfig[]
   readonly identity: IdentityConfig
+  readonly forwardAuth: ForwardAuthConfig
   readonly logging: LoggingConfig
   readonly metrics: MetricsConfig
 }

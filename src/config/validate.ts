@@ -9,7 +9,7 @@ import { isHostName, isIpOrCidr, isToken, parseHttpUrl, pathProblem } from './sy
 import { buildAccess, buildIdentity, buildRoutes } from './validate-access.js'
 import type { Problems } from './problems.js'
 import type { RawConfig } from './schema.js'
-import type { Config, MetricsConfig, ProviderConfig, RedisConfig, ServerConfig, SessionConfig } from './types.js'
+import type { Config, ForwardAuthConfig, MetricsConfig, ProviderConfig, RedisConfig, ServerConfig, SessionConfig } from './types.js'
 
 const PROMPTS = ['none', 'login', 'consent', 'select_account']
 
@@ -27,6 +27,7 @@ export function buildConfig (raw: RawConfig, problems: Problems, baseDir: string
     access: buildAccess(raw, problems),
     routes: buildRoutes(raw, server, problems),
     identity: buildIdentity(raw, problems, baseDir),
+    forwardAuth: buildForwardAuth(raw, problems),
     logging: {
       level: raw.logging?.level ?? DEFAULTS.logging.level,
       format: raw.logging?.format ?? DEFAULTS.logging.format
@@ -78,6 +79,17 @@ function buildServer (raw: RawConfig, problems: Problems, baseDir: string): Serv
           keyFile: readableFile(s.tls.key_file, baseDir, ['server', 'tls', 'key_file'], problems)
         }
   }
+}
+
+/** `forward_auth`: two distinct header names. */
+function buildForwardAuth (raw: RawConfig, problems: Problems): ForwardAuthConfig {
+  const D = DEFAULTS.forward_auth
+  const uriHeader = (raw.forward_auth?.uri_header ?? D.uri_header).toLowerCase()
+  const methodHeader = (raw.forward_auth?.method_header ?? D.method_header).toLowerCase()
+  if (!isToken(uriHeader)) problems.add(['forward_auth', 'uri_header'], 'must be an HTTP header name such as X-Forwarded-Uri')
+  if (!isToken(methodHeader)) problems.add(['forward_auth', 'method_header'], 'must be an HTTP header name such as X-Forwarded-Method')
+  else if (methodHeader === uriHeader) problems.add(['forward_auth', 'method_header'], 'must differ from forward_auth.uri_header')
+  return { uriHeader, methodHeader }
 }
 
 function origin (value: string, problems: Problems): string {

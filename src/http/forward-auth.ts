@@ -1,15 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { Config, RouteConfig } from '../config/types.js'
+import type { Config } from '../config/types.js'
 import { isGatewayError } from '../errors.js'
 import { debugEnabled } from '../observability/request-logger.js'
-import { decide, type CompiledPolicy, type Decision } from '../policy/decide.js'
-import { normalisePath } from '../proxy/path.js'
+import type { CompiledPolicy } from '../policy/decide.js'
+import { authRequestHeaders, safeHeaderValue } from '../proxy/identity-headers.js'
 import type { RouteTable } from '../proxy/routes.js'
 import type { TicketCodec } from '../session/ticket.js'
-import type { Identity } from '../session/types.js'
-import { sessionEnded, type AuthOutcome, type Authenticator } from './authenticate.js'
+import { createAdmission, type IdentifyVerdict, type IdentityVerdict } from './admission.js'
+import type { AuthOutcome, Authenticator } from './authenticate.js'
 import { clearCookieOptions, cookieOptions } from './cookies.js'
-import { originalRequest, type OriginalRequest } from './original-request.js'
+import { CONFLICT, originalRequest, type OriginalRequest } from './original-request.js'
 import { forbiddenPage } from './pages.js'
 import { safeRedirect } from './redirect.js'
 import { sendError, sendPage, wantsHtml } from './respond.js'
@@ -27,9 +27,6 @@ export interface ForwardAuthOptions {
 /** Header of a 401 carrying where to send the browser to sign in (nginx reads it with `auth_request_set`). */
 export const signInHeader = 'x-auth-request-sign-in'
 
-// eslint-disable-next-line no-control-regex
-const unsafeHeaderValue = /[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/
-
 /**
  * Registers `GET /auth` for nginx `auth_request`, Traefik ForwardAuth and Caddy `forward_auth`.
  *
@@ -37,127 +34,113 @@ const unsafeHeaderValue = /[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/
  * `-Access-Token` when `pass_access_token` is on) when signed in and allowed, or when the original
  * URI is on a public route (then without identity); 401 when not signed in, with
  * `X-Auth-Request-Sign-In` naming the sign-in URL that comes back to the original request; 403
- * when signed in but not allowed (or the route refuses the method). With `?mode=redirect`, a
- * browser navigation that is not signed in gets a 302 to that sign-in URL instead of the 401,
- * which is what Traefik and Caddy hand back to the browser.
+ * when signed in but not allowed (or the route refuses the method); 400 when the original request
+ * is named twice or its path cannot be read safely. With `?mode=redirect`, a browser navigation
+ * that is not signed in gets a 302 to that sign-in URL instead of the 401, which is what Traefik
+ * and Caddy hand back to the browser.
  *
- * The route policy applies to the original URI (`X-Original-URI` / `X-Forwarded-Uri`) only when
- * the caller is a trusted proxy; otherwise those headers are ignored and only the global `access`
- * rule applies. When the session was refreshed, the 202 carries exactly one `Set-Cookie` renewing
- * the session cookie, for the proxy to pass on to the browser.
+ * The original request comes from the configured `forward_auth.uri_header`/`method_header`, and
+ * only when the caller is a trusted proxy (`original-request.ts`); otherwise only the global
+ * `access` rule applies. Admission (`admission.ts`) decides exactly as for a proxied request;
+ * this module only renders its verdict. When the session was refreshed, the 202 carries exactly
+ * one `Set-Cookie` renewing the session cookie, for the proxy to pass on to the browser.
  */
 export function registerForwardAuth (app: FastifyInstance, options: ForwardAuthOptions): void {
-  const { config, authenticator, policy, routes, codec } = options
+  const { config, authenticator, codec } = options
   const now = options.now ?? Date.now
   const { authPrefix, publicUrl, allowedRedirectHosts } = config.server
   const cookie = config.session.cookie
+  const admission = createAdmission({ routes: options.routes, policy: options.policy, scope: 'forward-auth', authPrefix, reservedPaths: new Set() })
 
   /** The absolute sign-in URL that lands back on the original request (validated like every redirect). */
-  function signInUrl (original: OriginalRequest, path: string | null, silent: boolean): string {
-    const target = original.url ?? path ?? '/'
+  function signInUrl (original: OriginalRequest, verdict: IdentifyVerdict, silent: boolean): string {
+    const target = original.url ?? (verdict.path === null ? '/' : verdict.path + verdict.search)
     const rd = safeRedirect(target, { publicUrl, allowedHosts: allowedRedirectHosts })
     return `${publicUrl}${authPrefix}/start?rd=${encodeURIComponent(rd)}${silent ? '&silent=1' : ''}`
   }
 
-  function unauthenticated (request: FastifyRequest, reply: FastifyReply, outcome: Exclude<AuthOutcome, { kind: 'signed_in' }>, original: OriginalRequest, path: string | null, route: RouteConfig | null): FastifyReply {
-    if (outcome.kind === 'anonymous' && outcome.hadCookie) reply.clearCookie(cookie.name, clearCookieOptions(cookie))
-    const location = signInUrl(original, path, outcome.kind === 'reauth')
+  function signIn (request: FastifyRequest, reply: FastifyReply, verdict: Extract<IdentityVerdict, { kind: 'sign_in' }>, original: OriginalRequest, target: IdentifyVerdict): FastifyReply {
+    if (verdict.clearCookie) reply.clearCookie(cookie.name, clearCookieOptions(cookie))
+    const location = signInUrl(original, target, verdict.silent)
     reply.header(signInHeader, location).header('cache-control', 'no-store')
     const query = request.query as Record<string, unknown>
-    const navigation = (original.method === 'GET' || original.method === 'HEAD') && wantsHtml(request) && route?.api !== true
+    const navigation = (original.method === 'GET' || original.method === 'HEAD') && wantsHtml(request) && verdict.route?.api !== true
     if (query.mode === 'redirect' && navigation) {
       request.portcullis.outcome = 'redirected_to_sign_in'
       return reply.redirect(location, 302)
     }
     request.portcullis.outcome = 'unauthenticated'
     reply.header('www-authenticate', `Portcullis realm="${publicUrl}", sign_in="${location}"`)
-    const code = sessionEnded(outcome) ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED'
-    return sendError(request, reply, code, { json: { sign_in: location } })
+    return sendError(request, reply, verdict.expired ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED', { json: { sign_in: location } })
   }
 
-  function denied (request: FastifyRequest, reply: FastifyReply, decision: Decision, email: string | null): FastifyReply {
-    request.portcullis.outcome = decision.outcome === 'method_not_allowed' ? 'method_not_allowed' : 'denied'
-    // auth_request understands only 2xx, 401 and 403, so a refused method is a 403 here too.
+  /** A refused method or identity. auth_request understands only 2xx, 401 and 403, so a refused method is a 403 here too. */
+  function denied (request: FastifyRequest, reply: FastifyReply, methodRefused: boolean, email: string | null): FastifyReply {
+    request.portcullis.outcome = methodRefused ? 'method_not_allowed' : 'denied'
     if (email !== null && wantsHtml(request) && request.portcullis.route?.api !== true) {
       return sendPage(reply.header('x-portcullis-error', 'PCS_FORBIDDEN'), 403, forbiddenPage(email, `${publicUrl}${authPrefix}/sign_out`, true))
     }
     return sendError(request, reply, 'PCS_FORBIDDEN')
   }
 
-  /** The answer for a request whose session is known (or known to be missing). */
-  function answer (request: FastifyRequest, reply: FastifyReply, outcome: AuthOutcome, original: OriginalRequest, path: string | null, route: RouteConfig | null, trusted: boolean): FastifyReply {
-    if (outcome.kind !== 'signed_in') return unauthenticated(request, reply, outcome, original, path, route)
-    const { record } = outcome
-    request.portcullis.session = { ticket: outcome.ticket, record }
-    const identity = record.identity
-    const decision = decide(policy, route, original.method, identity)
-    if (debugEnabled(request)) request.log.debug({ decision: decision.rule, allow: decision.allow, trusted }, 'forward-auth decision')
-    if (!decision.allow) return denied(request, reply, decision, identity.email)
+  /** Renders the verdict for a request whose session is known (or known to be missing). */
+  function render (request: FastifyRequest, reply: FastifyReply, outcome: AuthOutcome, original: OriginalRequest, target: IdentifyVerdict, trusted: boolean): FastifyReply {
+    const verdict = admission.identify(target, original.method, outcome)
+    if (verdict.kind === 'sign_in') return signIn(request, reply, verdict, original, target)
+    request.portcullis.session = verdict.session
+    if (debugEnabled(request)) request.log.debug({ decision: verdict.rule, allow: verdict.kind === 'allowed', trusted }, 'forward-auth decision')
+    if (verdict.kind === 'forbidden') return denied(request, reply, false, verdict.identity.email)
 
-    request.portcullis.outcome = outcome.refreshed ? 'refreshed' : 'authorized'
-    reply.headers(identityHeadersOf(identity))
-    if (config.identity.passAccessToken && record.tokens.accessToken !== '' && !unsafeHeaderValue.test(record.tokens.accessToken)) {
-      reply.header('x-auth-request-access-token', record.tokens.accessToken)
+    request.portcullis.outcome = verdict.refreshed ? 'refreshed' : 'authorized'
+    reply.headers(authRequestHeaders(verdict.identity))
+    const accessToken = verdict.session?.record.tokens.accessToken
+    if (config.identity.passAccessToken && accessToken !== undefined && safeHeaderValue(accessToken)) {
+      reply.header('x-auth-request-access-token', accessToken)
     }
-    if (outcome.refreshed) {
+    if (verdict.refreshed && verdict.session !== null) {
       // The proxy passes this one header on (nginx: auth_request_set + add_header), so the
       // browser's cookie is renewed with the refreshed session, exactly as a proxied request would.
-      reply.setCookie(cookie.name, codec.encode(outcome.ticket), cookieOptions(cookie, record.expiresAt - now()))
+      reply.setCookie(cookie.name, codec.encode(verdict.session.ticket), cookieOptions(cookie, verdict.session.record.expiresAt - now()))
     }
     return reply.code(202).header('cache-control', 'no-store').send()
-  }
-
-  // The identity headers of a 202, checked and joined once per session identity (the object is
-  // shared by every request the session cache serves and never changed; a refresh brings a new one).
-  const identityHeaderValues = new WeakMap<Identity, Record<string, string>>()
-  function identityHeadersOf (identity: Identity): Record<string, string> {
-    let headers = identityHeaderValues.get(identity)
-    if (headers === undefined) {
-      headers = {}
-      const set = (name: string, value: string | null): void => {
-        if (value !== null && value !== '' && !unsafeHeaderValue.test(value)) headers![name] = value
-      }
-      set('x-auth-request-user', identity.sub)
-      set('x-auth-request-email', identity.email)
-      set('x-auth-request-preferred-username', identity.preferredUsername)
-      set('x-auth-request-groups', identity.groups.filter((g) => !g.includes(',') && !unsafeHeaderValue.test(g)).join(','))
-      identityHeaderValues.set(identity, headers)
-    }
-    return headers
   }
 
   // A cached session is answered without a promise; anything that has to wait (the store, a
   // refresh) takes the awaited path, whose failures answer 503 as everywhere else.
   app.get(`${authPrefix}/auth`, { config: { gateway: true } }, (request, reply) => {
     const trusted = options.isTrustedProxy(request.socket.remoteAddress ?? '')
-    const original = originalRequest(request.headers, trusted)
-    let path: string | null = null
-    let route: RouteConfig | null = null
-    if (original.uri !== null) {
-      const normalised = normalisePath(original.uri)
-      if (normalised === null) return sendError(request, reply, 'PCS_BAD_PATH')
-      path = normalised.path + normalised.search
-      route = routes.match(normalised.path)
-      request.portcullis.path = normalised.path
-      request.portcullis.route = route
+    const original = originalRequest(request.headers, request.raw.rawHeaders, trusted, config.forwardAuth)
+    if (original === CONFLICT) {
+      request.portcullis.outcome = 'bad_request'
+      return sendError(request, reply, 'PCS_ORIGINAL_REQUEST_CONFLICT')
     }
-
-    // Public routes and refused methods are decided without the session.
-    const before = decide(policy, route, original.method, null)
-    if (before.outcome === 'public') {
-      if (debugEnabled(request)) request.log.debug({ decision: before.rule, allow: true }, 'forward-auth decision')
+    const verdict = admission.target(original.uri, original.method)
+    switch (verdict.kind) {
+      case 'bad_path':
+        request.portcullis.outcome = 'bad_path'
+        return sendError(request, reply, verdict.code)
+      case 'not_found':
+      case 'no_route':
+        // Not produced in forward-auth scope (no route means the global rule); refused all the same.
+        return sendError(request, reply, 'PCS_NOT_FOUND')
+      default:
+    }
+    request.portcullis.path = verdict.path
+    request.portcullis.route = verdict.route
+    if (verdict.kind === 'public') {
+      if (debugEnabled(request)) request.log.debug({ decision: verdict.rule, allow: true }, 'forward-auth decision')
       request.portcullis.outcome = 'public'
       return reply.code(202).header('cache-control', 'no-store').send()
     }
-    if (before.outcome === 'method_not_allowed') {
-      if (debugEnabled(request)) request.log.debug({ decision: before.rule, allow: false }, 'forward-auth decision')
-      return denied(request, reply, before, null)
+    if (verdict.kind === 'method_not_allowed') {
+      if (debugEnabled(request)) request.log.debug({ decision: verdict.rule, allow: false }, 'forward-auth decision')
+      return denied(request, reply, true, null)
     }
 
     const cached = authenticator.authenticateCached(request)
-    if (cached !== null) return answer(request, reply, cached, original, path, route, trusted)
+    if (cached !== null) return render(request, reply, cached, original, verdict, trusted)
     return authenticator.authenticate(request).then(
-      (outcome) => answer(request, reply, outcome, original, path, route, trusted),
+      (outcome) => render(request, reply, outcome, original, verdict, trusted),
       (err: unknown) => {
         if (isGatewayError(err)) return sendError(request, reply, err, { retryAfterSeconds: 5 })
         throw err

@@ -1,13 +1,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Config, RouteConfig } from '../config/types.js'
+import type { Config } from '../config/types.js'
 import { isGatewayError } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
 import { debugEnabled } from '../observability/request-logger.js'
-import { decide, type CompiledPolicy } from '../policy/decide.js'
-import { normalisePath } from '../proxy/path.js'
-import { breakerRetryAfterSeconds } from '../session/breaker.js'
+import type { CompiledPolicy } from '../policy/decide.js'
 import type { RouteTable } from '../proxy/routes.js'
-import { sessionEnded, type AuthOutcome, type Authenticator } from './authenticate.js'
+import { breakerRetryAfterSeconds } from '../session/breaker.js'
+import { createAdmission, type IdentifyVerdict, type IdentityVerdict } from './admission.js'
+import type { AuthOutcome, Authenticator } from './authenticate.js'
 import { clearCookieOptions } from './cookies.js'
 import { forbiddenPage } from './pages.js'
 import { sendError, sendPage, wantsHtml } from './respond.js'
@@ -36,15 +36,15 @@ export interface GateOptions {
 }
 
 /**
- * The `onRequest` hook in front of the proxy: normalises the path, picks the route, and lets the
- * request through only when the route is public or the session is valid, fresh and allowed.
- * The route is chosen on the same normalised path that is forwarded, so what is checked is what
- * the upstream serves.
+ * The `onRequest` hook in front of the proxy: asks admission (`admission.ts`) for a verdict on
+ * the request and renders it; only an `allowed` or `public` verdict lets the request through to
+ * the proxy, with the route (and session) admission chose.
  */
 export function createGate (options: GateOptions): (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void {
-  const { config, routes, policy, authenticator } = options
+  const { config, authenticator } = options
   const { authPrefix, publicUrl } = config.server
   const cookie = config.session.cookie
+  const admission = createAdmission({ routes: options.routes, policy: options.policy, scope: 'proxy', authPrefix, reservedPaths: options.reservedPaths })
 
   function signInLocation (request: FastifyRequest, silent: boolean): string {
     const state = request.portcullis
@@ -52,54 +52,52 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
     return `${authPrefix}/start?rd=${rd}${silent ? '&silent=1' : ''}`
   }
 
-  function unauthenticated (request: FastifyRequest, reply: FastifyReply, outcome: AuthOutcome): FastifyReply {
-    if (outcome.kind === 'anonymous' && outcome.hadCookie) reply.clearCookie(cookie.name, clearCookieOptions(cookie))
-    const route = request.portcullis.route
-    const navigation = (request.method === 'GET' || request.method === 'HEAD') && wantsHtml(request) && route?.api !== true
+  function signIn (request: FastifyRequest, reply: FastifyReply, verdict: Extract<IdentityVerdict, { kind: 'sign_in' }>): FastifyReply {
+    if (verdict.clearCookie) reply.clearCookie(cookie.name, clearCookieOptions(cookie))
+    const navigation = (request.method === 'GET' || request.method === 'HEAD') && wantsHtml(request) && verdict.route?.api !== true
     // A session whose token expired without a refresh token re-runs sign-in silently
     // (`prompt=none`): the provider's own session usually still stands, so the user only sees
     // a few redirects; the callback falls back to the normal sign-in when it does not.
-    const reauth = outcome.kind === 'reauth'
     if (navigation) {
-      request.portcullis.outcome = reauth ? 'silent_sign_in' : 'redirected_to_sign_in'
-      return reply.header('cache-control', 'no-store').redirect(signInLocation(request, reauth), 302)
+      request.portcullis.outcome = verdict.silent ? 'silent_sign_in' : 'redirected_to_sign_in'
+      return reply.header('cache-control', 'no-store').redirect(signInLocation(request, verdict.silent), 302)
     }
     request.portcullis.outcome = 'unauthenticated'
-    const signIn = `${publicUrl}${signInLocation(request, false)}`
-    reply.header('www-authenticate', `Portcullis realm="${publicUrl}", sign_in="${signIn}"`)
-    return sendError(request, reply, sessionEnded(outcome) ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED', { json: { sign_in: signIn } })
+    const location = `${publicUrl}${signInLocation(request, false)}`
+    reply.header('www-authenticate', `Portcullis realm="${publicUrl}", sign_in="${location}"`)
+    return sendError(request, reply, verdict.silent || verdict.expired ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED', { json: { sign_in: location } })
   }
 
   /**
-   * What follows authentication: the access decision, then the assertion. Returns true when the
-   * request is allowed and `onAllowed` still has to run; false when it was answered here.
+   * Renders the second stage. Returns true when the request is allowed and `onAllowed` still has
+   * to run; false when it was answered here.
    */
-  function admit (request: FastifyRequest, reply: FastifyReply, route: RouteConfig, outcome: AuthOutcome): boolean {
+  function render (request: FastifyRequest, reply: FastifyReply, verdict: IdentityVerdict): boolean {
     const state = request.portcullis
-    if (outcome.kind !== 'signed_in') {
-      unauthenticated(request, reply, outcome)
+    if (verdict.kind === 'sign_in') {
+      signIn(request, reply, verdict)
       return false
     }
-    state.session = { ticket: outcome.ticket, record: outcome.record }
-    const decision = decide(policy, route, request.method, outcome.record.identity)
-    if (debugEnabled(request)) request.log.debug({ decision: decision.rule, allow: decision.allow }, 'access decision')
-    if (!decision.allow) {
+    state.session = verdict.session
+    if (debugEnabled(request)) request.log.debug({ decision: verdict.rule, allow: verdict.kind === 'allowed' }, 'access decision')
+    if (verdict.kind === 'forbidden') {
       state.outcome = 'denied'
-      if (wantsHtml(request) && route.api !== true) {
-        sendPage(reply.header('x-portcullis-error', 'PCS_FORBIDDEN'), 403, forbiddenPage(outcome.record.identity.email, `${authPrefix}/sign_out`))
+      if (wantsHtml(request) && verdict.route?.api !== true) {
+        sendPage(reply.header('x-portcullis-error', 'PCS_FORBIDDEN'), 403, forbiddenPage(verdict.identity.email, `${authPrefix}/sign_out`))
         return false
       }
       sendError(request, reply, 'PCS_FORBIDDEN')
       return false
     }
-    state.outcome = outcome.refreshed ? 'refreshed' : 'proxied'
+    state.outcome = verdict.refreshed ? 'refreshed' : 'proxied'
     return true
   }
 
   /** The path through the session store, a refresh or the signer: everything that may wait. */
-  async function slow (request: FastifyRequest, reply: FastifyReply, route: RouteConfig, outcome: AuthOutcome | null): Promise<void> {
+  async function slow (request: FastifyRequest, reply: FastifyReply, target: IdentifyVerdict | null): Promise<void> {
     const state = request.portcullis
-    if (outcome === null) {
+    if (target !== null) {
+      let outcome: AuthOutcome
       try {
         outcome = await authenticator.authenticate(request)
       } catch (err) {
@@ -109,7 +107,7 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
         }
         throw err
       }
-      if (!admit(request, reply, route, outcome)) return
+      if (!render(request, reply, admission.identify(target, request.method, outcome))) return
     }
     if (options.onAllowed !== undefined) await options.onAllowed(request)
   }
@@ -130,47 +128,45 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
   return function gate (request, reply, done) {
     if (request.routeOptions.config.gateway === true) return done()
     const state = request.portcullis
-    const normalised = normalisePath(request.raw.url ?? '')
-    if (normalised === null) {
-      state.outcome = 'bad_path'
-      sendError(request, reply, 'PCS_BAD_PATH')
-      return done()
+    const verdict = admission.target(request.raw.url ?? '', request.method)
+    switch (verdict.kind) {
+      case 'bad_path':
+        state.outcome = 'bad_path'
+        sendError(request, reply, verdict.code)
+        return done()
+      case 'not_found':
+        state.outcome = 'not_found'
+        sendError(request, reply, 'PCS_NOT_FOUND')
+        return done()
+      default:
     }
-    state.path = normalised.path
-    state.search = normalised.search
-    // The gateway owns its prefix and reserved paths: a request that only reaches them after
-    // normalisation (`/x/../oauth2/start`) or with another method is not proxied.
-    if (normalised.path === authPrefix || normalised.path.startsWith(`${authPrefix}/`) || options.reservedPaths.has(normalised.path)) {
-      state.outcome = 'not_found'
-      sendError(request, reply, 'PCS_NOT_FOUND')
-      return done()
-    }
-    const route = routes.match(normalised.path)
-    state.route = route
-    if (route === null) {
-      state.outcome = 'no_route'
-      sendError(request, reply, 'PCS_NOT_FOUND')
-      return done()
-    }
-    // Method and public-route rules need no session: decide them before touching the store.
-    const before = decide(policy, route, request.method, null)
-    if (before.outcome === 'public') {
-      state.outcome = 'public'
-      return done()
-    }
-    if (before.outcome === 'method_not_allowed') {
-      request.log.debug({ decision: before.rule, allow: false }, 'access decision')
-      state.outcome = 'method_not_allowed'
-      sendError(request, reply.header('allow', allowHeader(route.methods ?? [])), 'PCS_METHOD_NOT_ALLOWED')
-      return done()
+    state.path = verdict.path
+    state.search = verdict.search
+    state.route = verdict.route
+    switch (verdict.kind) {
+      case 'no_route':
+        state.outcome = 'no_route'
+        sendError(request, reply, 'PCS_NOT_FOUND')
+        return done()
+      case 'public':
+        state.outcome = 'public'
+        return done()
+      case 'method_not_allowed':
+        request.log.debug({ decision: verdict.rule, allow: false }, 'access decision')
+        state.outcome = 'method_not_allowed'
+        sendError(request, reply.header('allow', allowHeader(verdict.route.methods ?? [])), 'PCS_METHOD_NOT_ALLOWED')
+        return done()
+      default:
     }
 
     const cached = authenticator.authenticateCached(request)
     if (cached === null && options.storeUnavailable?.() === true) return storeDown(request, reply, done)
     if (cached !== null) {
-      if (!admit(request, reply, route, cached)) return done()
+      if (!render(request, reply, admission.identify(verdict, request.method, cached))) return done()
       if (options.onAllowed === undefined || options.onAllowedNow?.(request) === true) return done()
+      slow(request, reply, null).then(() => done(), done)
+      return
     }
-    slow(request, reply, route, cached).then(() => done(), done)
+    slow(request, reply, verdict).then(() => done(), done)
   }
 }

@@ -7,20 +7,38 @@ type Claims = Readonly<Record<string, unknown>>
 const maxClaimValues = 100
 
 /**
+ * Control characters (C0, DEL, C1) and the Unicode line, paragraph and direction controls: a
+ * value holding one is dropped, never cleaned, so nothing half-true reaches a rule or a header.
+ */
+// eslint-disable-next-line no-control-regex
+const controls = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/
+
+/**
+ * The one normalisation of an identity value: surrounding whitespace trimmed; null when nothing is
+ * left or a control character remains. Applied once, here, where the identity is built, so the
+ * policy decides on, the headers carry and the assertion signs exactly the same value.
+ */
+export function identityText (value: unknown): string | null {
+  if (typeof value !== 'string') return null
+  const text = value.trim()
+  return text === '' || controls.test(text) ? null : text
+}
+
+/**
  * Builds the session identity from verified id token claims (and, when given, userinfo claims,
  * which may only add to them and must be about the same subject). Refuses an identity the
  * provider does not vouch for: no subject, no verified email, or a Google hosted domain other than
  * the configured one.
  */
 export function identityFromClaims (config: ProviderConfig, keepClaims: ReadonlySet<string>, idClaims: Claims, userinfo?: Claims): Identity {
-  const sub = idClaims.sub
-  if (typeof sub !== 'string' || sub === '') {
+  const sub = identityText(idClaims.sub)
+  if (sub === null || sub !== idClaims.sub) {
     throw gatewayError('PCS_LOGIN_CLAIMS_INVALID', { details: { reason: 'missing sub' } })
   }
   const claims: Record<string, unknown> = { ...(userinfo?.sub === sub ? userinfo : {}), ...idClaims }
 
-  const email = claims.email
-  if (typeof email !== 'string' || email === '' || !email.includes('@')) {
+  const email = identityText(claims.email)
+  if (email === null || !email.includes('@')) {
     throw gatewayError('PCS_LOGIN_CLAIMS_INVALID', { details: { reason: 'missing email' } })
   }
   // Google and most providers send a boolean; a few send the string "true".
@@ -29,7 +47,7 @@ export function identityFromClaims (config: ProviderConfig, keepClaims: Readonly
     throw gatewayError('PCS_LOGIN_CLAIMS_INVALID', { details: { reason: 'email not verified' } })
   }
 
-  const hd = typeof claims.hd === 'string' ? claims.hd : null
+  const hd = identityText(claims.hd)
   if (config.type === 'google' && config.hostedDomain !== null && hd?.toLowerCase() !== config.hostedDomain.toLowerCase()) {
     throw gatewayError('PCS_LOGIN_CLAIMS_INVALID', { details: { reason: 'hosted domain mismatch' } })
   }
@@ -38,22 +56,24 @@ export function identityFromClaims (config: ProviderConfig, keepClaims: Readonly
     sub,
     email,
     emailVerified: true,
-    name: stringOrNull(claims.name),
-    preferredUsername: stringOrNull(claims.preferred_username),
+    name: identityText(claims.name),
+    preferredUsername: identityText(claims.preferred_username),
     groups: stringList(claims[config.groupsClaim]),
     hd,
     claims: pickClaims(claims, keepClaims)
   }
 }
 
-function stringOrNull (value: unknown): string | null {
-  return typeof value === 'string' && value !== '' ? value : null
-}
-
+/** A string or a list of strings as a list of normalised values; unusable entries are dropped. */
 function stringList (value: unknown): string[] {
-  if (typeof value === 'string') return value === '' ? [] : [value]
-  if (!Array.isArray(value)) return []
-  return value.filter((v): v is string => typeof v === 'string' && v !== '').slice(0, maxClaimValues)
+  const list = Array.isArray(value) ? value : [value]
+  const out: string[] = []
+  for (const v of list) {
+    const text = identityText(v)
+    if (text !== null && !out.includes(text)) out.push(text)
+    if (out.length === maxClaimValues) break
+  }
+  return out
 }
 
 /**
@@ -65,8 +85,12 @@ function pickClaims (claims: Claims, keep: ReadonlySet<string>): Record<string, 
   const out: Record<string, string | string[]> = {}
   for (const name of keep) {
     const value = claims[name]
-    if (typeof value === 'string') out[name] = value
-    else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) out[name] = value.slice(0, maxClaimValues) as string[]
+    if (typeof value === 'string') {
+      const text = identityText(value)
+      if (text !== null) out[name] = text
+    } else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+      out[name] = stringList(value)
+    }
   }
   return out
 }

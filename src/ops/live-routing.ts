@@ -54,7 +54,7 @@ export function createLiveRouting (access: AccessRule, routes: readonly RouteCon
   apply(access, routes)
 
   return {
-    routes: { match: (path) => table.match(path) },
+    routes: { match: (path) => table.match(path), get entries () { return table.entries } },
     policy: {
       get global () { return global },
       routes: routeRules

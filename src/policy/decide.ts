@@ -125,10 +125,9 @@ function methodListed (methods: readonly string[], method: string): boolean {
  */
 export function decide (policy: CompiledPolicy, route: RouteConfig | null, method: string, identity: Identity | null): Decision {
   const verb = method.toUpperCase()
-  if (route !== null && route.methods !== null && !methodListed(route.methods, verb)) {
-    return deny('method_not_allowed', `${routeLabel(route)}.methods: ${verb} not listed`)
-  }
-  if (route !== null && route.public) return { allow: true, outcome: 'public', rule: `${routeLabel(route)}.public`, matched: [] }
+  const before = decideWithoutIdentity(route, verb)
+  if (before === 'method_not_allowed') return deny('method_not_allowed', methodRule(route as RouteConfig, verb))
+  if (before === 'public') return { allow: true, outcome: 'public', rule: `${routeLabel(route as RouteConfig)}.public`, matched: [] }
   if (identity === null) return deny('sign_in_required', 'not signed in')
   const global = matchRule(policy.global, identity)
   if (global === null) return deny('denied', 'access: no rule matched (deny by default)')
@@ -137,6 +136,22 @@ export function decide (policy: CompiledPolicy, route: RouteConfig | null, metho
   const narrowed = matchRule(routeRule, identity)
   if (narrowed === null) return deny('denied', `${routeRule.label}: no rule matched (deny by default)`)
   return { allow: true, outcome: 'allowed', rule: narrowed, matched: [global, narrowed] }
+}
+
+/**
+ * Steps 1 and 2 of {@link decide}, which need no identity: `method_not_allowed`, `public`, or
+ * null when the identity decides. Allocation-free, for the gate's path before the session.
+ * `method` must be upper case.
+ */
+export function decideWithoutIdentity (route: RouteConfig | null, method: string): 'method_not_allowed' | 'public' | null {
+  if (route === null) return null
+  if (route.methods !== null && !methodListed(route.methods, method)) return 'method_not_allowed'
+  return route.public ? 'public' : null
+}
+
+/** The rule reported for a refused method: `routes[/api/].methods: DELETE not listed`. */
+export function methodRule (route: RouteConfig, method: string): string {
+  return `${routeLabel(route)}.methods: ${method.toUpperCase()} not listed`
 }
 
 function deny (outcome: Outcome, rule: string): Decision {

@@ -10,6 +10,7 @@ import { normalisePath } from '../proxy/path.js'
 import { createRouteTable } from '../proxy/routes.js'
 import type { Identity } from '../session/types.js'
 import { compilePolicy, decide, type Decision, type Outcome } from './decide.js'
+import { AMBIGUOUS, UNREADABLE, chooseRoute, explainReadings } from './route-choice.js'
 
 export const explainUsage = `Usage: portcullis policy explain --config FILE --path PATH [options]
 
@@ -95,7 +96,7 @@ const answers: Record<Outcome, { proxy: string, forwardAuth: string }> = {
 
 export interface Explanation {
   readonly decision: 'allow' | 'deny'
-  readonly outcome: Outcome | 'bad_path' | 'not_proxied' | 'no_route'
+  readonly outcome: Outcome | 'bad_path' | 'ambiguous_path' | 'not_proxied' | 'no_route'
   readonly rule: string
   readonly matched: readonly string[]
   readonly answer: string
@@ -103,6 +104,11 @@ export interface Explanation {
   readonly method: string
   readonly path: string
   readonly route: { readonly path: string, readonly upstream: string } | null
+  /**
+   * How common upstreams read the path and the route each reading selects (first: as forwarded);
+   * the route that decides is the strictest of them (docs/policy.md, "How a path is matched").
+   */
+  readonly readings: ReadonlyArray<{ readonly how: string, readonly path: string, readonly route: string | null }>
   readonly identity: { readonly email: string, readonly groups: readonly string[], readonly claims: Readonly<Record<string, string[]>> } | null
 }
 
@@ -121,8 +127,9 @@ export function explain (config: Config, args: ExplainArgs): Explanation {
     path: args.path,
     identity: args.email === undefined ? null : { email: args.email, groups: args.groups, claims: args.claims }
   } as const
+  let readings: Explanation['readings'] = []
   const stop = (outcome: Explanation['outcome'], rule: string, answer: string): Explanation =>
-    ({ ...base, decision: 'deny', outcome, rule, matched: [], answer, route: null })
+    ({ ...base, decision: 'deny', outcome, rule, matched: [], answer, route: null, readings })
 
   const normalised = normalisePath(args.path)
   if (normalised === null) return stop('bad_path', 'the path cannot be normalised safely', '400 Bad Request')
@@ -130,12 +137,21 @@ export function explain (config: Config, args: ExplainArgs): Explanation {
   if (mode === 'proxy' && (normalised.path === prefix || normalised.path.startsWith(`${prefix}/`))) {
     return stop('not_proxied', `server.auth_prefix: ${prefix} is the gateway's own`, '404 (never proxied)')
   }
-  const route: RouteConfig | null = createRouteTable(config.routes).match(normalised.path)
+  const table = createRouteTable(config.routes)
+  const policy = compilePolicy(config.access, config.routes)
+  readings = (explainReadings(table, normalised.path) ?? []).map((r) => ({ how: r.how, path: r.path, route: r.route?.path ?? null }))
+  const chosen = chooseRoute(table, policy, normalised.path, args.forwardAuth ? 'forward-auth' : 'proxy')
+  if (chosen === UNREADABLE) return stop('bad_path', 'a reading of the path climbs above the root or has a segment of dots only', '400 PCS_BAD_PATH')
+  if (chosen === AMBIGUOUS) {
+    return stop('ambiguous_path', 'readings of the path select routes of which none is at least as strict as the others', '400 PCS_AMBIGUOUS_PATH')
+  }
+  const route: RouteConfig | null = chosen
   if (route === null && mode === 'proxy') return stop('no_route', `routes: none covers ${normalised.path}`, '404 Not Found')
 
-  const decision: Decision = decide(compilePolicy(config.access, config.routes), route, args.method, identity)
+  const decision: Decision = decide(policy, route, args.method, identity)
   return {
     ...base,
+    readings,
     decision: decision.allow ? 'allow' : 'deny',
     outcome: decision.outcome,
     rule: decision.rule,
@@ -150,6 +166,11 @@ export function formatExplanation (e: Explanation): string {
   const lines = [`${e.decision.toUpperCase()}  ${e.method} ${e.path}${e.mode === 'forward-auth' ? '  (forward-auth)' : ''}`]
   const row = (label: string, value: string): void => { lines.push(`  ${(label + ':').padEnd(12)}${value}`) }
   row('route', e.route === null ? 'none' : `routes[${e.route.path}] -> ${e.route.upstream}`)
+  // Only worth showing when some reading selects another route than the path as forwarded.
+  if (e.readings.some((r) => r.route !== e.readings[0]?.route)) {
+    for (const r of e.readings) row('reading', `${r.path}  (${r.how}) -> ${r.route === null ? 'no route' : `routes[${r.route}]`}`)
+    row('rule', e.outcome === 'ambiguous_path' ? 'readings disagree and no route is the strictest: refused' : 'readings disagree: the strictest route decides')
+  }
   if (e.identity === null) {
     row('user', 'not signed in')
   } else {

@@ -113,22 +113,20 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
     return out
   }
 
-  const identityValues = new WeakMap<Identity, ReadonlyArray<readonly [string, string]>>()
+  const identityHeaderLists = new WeakMap<Identity, ReadonlyArray<readonly [string, string]>>()
   function headersOf (identity: Identity): ReadonlyArray<readonly [string, string]> {
-    let values = identityValues.get(identity)
-    if (values === undefined) {
-      const list: Array<readonly [string, string]> = []
-      const add = (name: string, value: string | null | undefined): void => {
-        if (value !== null && value !== undefined && value !== '' && !unsafeValue.test(value)) list.push([name, value])
-      }
-      add(names.user, identity.sub)
-      add(names.email, identity.email)
-      add(names.preferredUsername, identity.preferredUsername)
-      add(names.groups, joinGroups(identity.groups))
-      values = list
-      identityValues.set(identity, values)
+    let list = identityHeaderLists.get(identity)
+    if (list === undefined) {
+      const values = identityValues(identity)
+      const pairs: Array<readonly [string, string]> = []
+      if (values.user !== null) pairs.push([names.user, values.user])
+      if (values.email !== null) pairs.push([names.email, values.email])
+      if (values.preferredUsername !== null) pairs.push([names.preferredUsername, values.preferredUsername])
+      if (values.groups !== null) pairs.push([names.groups, values.groups])
+      list = pairs
+      identityHeaderLists.set(identity, list)
     }
-    return values
+    return list
   }
 
   const safeAssertions = new Set<string>()
@@ -136,7 +134,7 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
   function apply (headers: IncomingHeaders, ctx: IdentityContext): OutgoingHeaders {
     const out = strip(headers)
     const set = (name: string, value: string | null | undefined): void => {
-      if (value === null || value === undefined || value === '' || unsafeValue.test(value)) return
+      if (value === null || value === undefined || !safeHeaderValue(value)) return
       out[name] = value
     }
     const identity = ctx.identity
@@ -162,6 +160,65 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
   }
 
   return { isReserved, strip, apply }
+}
+
+/** Whether a value may be sent in a header as it is: not empty, no control character, Latin-1 only. */
+export function safeHeaderValue (value: string): boolean {
+  return value !== '' && !unsafeValue.test(value)
+}
+
+/** An identity's header values, each null when absent or unsafe to send. */
+export interface IdentityValues {
+  readonly user: string | null
+  readonly email: string | null
+  readonly preferredUsername: string | null
+  /** Comma-separated. */
+  readonly groups: string | null
+}
+
+// Checked once per identity object: the session cache hands the same object to every request of
+// a session and never changes it (a refresh brings a new one).
+const checkedValues = new WeakMap<Identity, IdentityValues>()
+
+/**
+ * The values of an identity the headers carry, checked once per identity: the proxy's identity
+ * headers and forward-auth's `X-Auth-Request-*` headers are both written from these, so the two
+ * modes never disagree about what a user is called.
+ */
+export function identityValues (identity: Identity): IdentityValues {
+  let values = checkedValues.get(identity)
+  if (values === undefined) {
+    const checked = (value: string | null): string | null => value !== null && safeHeaderValue(value) ? value : null
+    values = {
+      user: checked(identity.sub),
+      email: checked(identity.email),
+      preferredUsername: checked(identity.preferredUsername),
+      groups: joinGroups(identity.groups)
+    }
+    checkedValues.set(identity, values)
+  }
+  return values
+}
+
+const authRequestHeaderSets = new WeakMap<Identity, Readonly<Record<string, string>>>()
+
+/**
+ * Forward-auth's answer headers for an identity (`X-Auth-Request-User`, `-Email`,
+ * `-Preferred-Username`, `-Groups`), from {@link identityValues}; built once per identity.
+ */
+export function authRequestHeaders (identity: Identity): Readonly<Record<string, string>> {
+  let headers = authRequestHeaderSets.get(identity)
+  if (headers === undefined) {
+    const values = identityValues(identity)
+    const out: Record<string, string> = {}
+    if (values.user !== null) out['x-auth-request-user'] = values.user
+    if (values.email !== null) out['x-auth-request-email'] = values.email
+    if (values.preferredUsername !== null) out['x-auth-request-preferred-username'] = values.preferredUsername
+    if (values.groups !== null) out['x-auth-request-groups'] = values.groups
+    headers = out
+    authRequestHeaderSets.set(identity, headers)
+  }
+  return headers
 }
 
 /**

@@ -152,6 +152,7 @@ t.test('load: defaults from the contract fill every unset key', async t => {
       passIdToken: false,
       assertion: { enabled: true, header: 'X-Portcullis-Assertion', keyFile: null, ttlMs: 120_000, rotateMs: 86_400_000 }
     },
+    forwardAuth: { uriHeader: 'x-forwarded-uri', methodHeader: 'x-forwarded-method' },
     logging: { level: 'info', format: 'json' },
     metrics: { enabled: true, listen: null }
   })

@@ -205,3 +205,12 @@ t.test('server.workers: a whole number from 1, and more than 1 only with the red
   t.strictSame(problemsWith(r => { r.server.workers = 0 }), ['server.workers: must be >= 1'])
   t.strictSame(problemsWith(r => { r.server.workers = 2; r.session.store = 'memory'; delete r.redis }), ['server.workers: must be 1 when session.store is memory (workers share sessions only through redis)'])
 })
+
+t.test('forward_auth: one header name each for the original URI and method, lower-cased; defaults X-Forwarded-Uri/-Method', async t => {
+  t.strictSame(configWith(() => {}).forwardAuth, { uriHeader: 'x-forwarded-uri', methodHeader: 'x-forwarded-method' })
+  t.strictSame(configWith(r => { r.forward_auth = { uri_header: 'X-Original-URI', method_header: 'X-Original-Method' } }).forwardAuth,
+    { uriHeader: 'x-original-uri', methodHeader: 'x-original-method' })
+  t.strictSame(problemsWith(r => { r.forward_auth = { uri_header: 'X Original' } }), ['forward_auth.uri_header: must be an HTTP header name such as X-Forwarded-Uri'])
+  t.strictSame(problemsWith(r => { r.forward_auth = { method_header: 'x-forwarded-uri' } }), ['forward_auth.method_header: must differ from forward_auth.uri_header'])
+  t.match(problemsWith(r => { r.forward_auth = { uri: 'x' } }).join('\n'), /forward_auth/)
+})

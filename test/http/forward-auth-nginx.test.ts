@@ -131,16 +131,32 @@ t.test('nginx: a client\'s own X-Forwarded-Uri / X-Original-URI cannot pick a lo
 })
 
 t.test('forward-auth: X-Forwarded-Uri from an untrusted caller is ignored; from a trusted proxy it is used', async (t) => {
-  const spoof = { 'x-forwarded-uri': '/public/x', 'x-original-uri': '/public/x', accept: 'application/json' }
+  const spoof = { 'x-forwarded-uri': '/public/x', accept: 'application/json' }
   const outside = await direct('/oauth2/auth', spoof, '127.0.0.2')
   t.equal(outside.status, 401, 'untrusted: the public route is not believed, sign-in is required')
   t.equal(outside.headers['x-auth-request-sign-in'], `${base}/oauth2/start?rd=%2F`, 'and the way back is not taken from it either')
   const proxy = await direct('/oauth2/auth', spoof, '127.0.0.1')
-  t.equal(proxy.status, 202, 'trusted: the same headers make it a public route')
+  t.equal(proxy.status, 202, 'trusted: the same header makes it a public route')
   const bob = (await signedIn('bob@example.com')).header(`${base}/`) ?? ''
-  const admin = { 'x-original-uri': '/admin/settings', cookie: bob }
+  const admin = { 'x-forwarded-uri': '/admin/settings', cookie: bob }
   t.equal((await direct('/oauth2/auth', admin, '127.0.0.1')).status, 403, 'trusted: the admin route applies to bob')
   t.equal((await direct('/oauth2/auth', admin, '127.0.0.2')).status, 202, 'untrusted: only the global rule applies')
+  const both = await direct('/oauth2/auth', { ...admin, 'x-original-uri': '/public/x' }, '127.0.0.1')
+  t.equal(both.status, 400, 'trusted, with the other name next to the configured one: refused')
+})
+
+t.test('nginx: spellings of /admin/ that upstreams read as /admin/ are judged by /admin/', async (t) => {
+  const bob = await signedIn('bob@example.com')
+  const alice = await signedIn('alice@example.com')
+  for (const path of ['/admin%2Fsettings', '/ADMIN/settings', '/Admin/settings', '/admin;x/settings', '/admin./settings', '/admin%2e/settings', '//admin/settings', '/%61dmin/settings', '/admin']) {
+    t.equal((await json(bob, path)).status, 403, `${path}: bob is refused`)
+    const anon = await fetchWithJar(`${base}${path}`, new CookieJar(), { headers: { accept: 'application/json' } })
+    t.equal(anon.status, 302, `${path}: nobody signed in is sent to sign-in`)
+    await anon.body?.cancel()
+  }
+  const ok = await json(alice, '/admin%2Fsettings')
+  t.equal(ok.status, 200, 'an admin still reaches it')
+  t.equal(ok.body.path, '/admin%2Fsettings', 'forwarded byte for byte')
 })
 
 t.test('nginx: a refresh during forward-auth reaches the browser as one Set-Cookie', async (t) => {

@@ -166,3 +166,58 @@ t.test('forward-auth: public routes need no session; refused methods are 403; a 
   t.equal(bad.status, 400)
   t.equal(bad.headers.get('x-portcullis-error'), 'PCS_BAD_PATH')
 })
+
+/** GET /oauth2/auth with headers exactly as given (repeated names included), as a proxy would send them. */
+function rawCheck (headers: Array<[string, string]>): Promise<{ status: number, code: unknown, user: unknown }> {
+  const url = new URL(stack.url)
+  return new Promise((resolve, reject) => {
+    import('node:http').then(({ request }) => {
+      const req = request({ host: url.hostname, port: url.port, path: '/oauth2/auth', headers: [['host', url.host], ...headers].flat() as unknown as Record<string, string>, timeout: 5000 }, (res) => {
+        res.resume()
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, code: res.headers['x-portcullis-error'], user: res.headers['x-auth-request-user'] }))
+      })
+      req.on('error', reject)
+      req.end()
+    }, reject)
+  })
+}
+
+t.test('forward-auth: conflicting copies of the original request are refused with 400, never 2xx', async (t) => {
+  const { jar } = await signInThroughApp('bob@example.com', 'http://grafana.localhost/')
+  const cookie = jar.header('http://grafana.localhost/') ?? ''
+  const base: Array<[string, string]> = [['accept', 'application/json'], ['cookie', cookie], ['x-forwarded-proto', 'http'], ['x-forwarded-host', 'grafana.localhost']]
+  const cases: Array<[string, Array<[string, string]>]> = [
+    ['X-Original-URI next to X-Forwarded-Uri', [['x-forwarded-uri', '/admin/users'], ['x-original-uri', '/public/x']]],
+    ['X-Original-URI next to X-Forwarded-Uri, same value', [['x-forwarded-uri', '/admin/users'], ['x-original-uri', '/admin/users']]],
+    ['X-Original-URI alone (not the configured header)', [['x-original-uri', '/public/x']]],
+    ['X-Forwarded-Uri twice', [['x-forwarded-uri', '/public/x'], ['x-forwarded-uri', '/admin/users']]],
+    ['X-Forwarded-Uri as two joined values', [['x-forwarded-uri', '/public/x, /admin/users']]],
+    ['X-Original-Method next to X-Forwarded-Method', [['x-forwarded-uri', '/reports/q3'], ['x-forwarded-method', 'DELETE'], ['x-original-method', 'GET']]],
+    ['X-Forwarded-Method twice', [['x-forwarded-uri', '/reports/q3'], ['x-forwarded-method', 'GET'], ['x-forwarded-method', 'DELETE']]],
+    ['X-Forwarded-Method as two joined values', [['x-forwarded-uri', '/reports/q3'], ['x-forwarded-method', 'GET, DELETE']]]
+  ]
+  for (const [name, headers] of cases) {
+    const res = await rawCheck([...base, ...headers])
+    t.equal(res.status, 400, name)
+    t.equal(res.code, 'PCS_ORIGINAL_REQUEST_CONFLICT', name)
+    t.equal(res.user, undefined, `${name}: no identity`)
+  }
+  const single = await rawCheck([...base, ['x-forwarded-uri', '/reports/q3'], ['x-forwarded-method', 'GET']])
+  t.equal(single.status, 202, 'one of each passes')
+  t.equal(single.user, 'dev-bob')
+  const commaPath = await rawCheck([...base, ['x-forwarded-uri', '/reports/a,b']])
+  t.equal(commaPath.status, 202, 'a comma inside one path is a single value')
+})
+
+t.test('forward-auth: the original URI is judged by the strictest route any upstream reading selects', async (t) => {
+  const { jar } = await signInThroughApp('bob@example.com', 'http://grafana.localhost/')
+  const alice = (await signInThroughApp('alice@example.com', 'http://grafana.localhost/')).jar
+  for (const path of ['/admin%2Fusers', '/ADMIN/users', '/Admin/users', '/admin;x/users', '/admin./users', '/admin%2e/users', '//admin/users', '/%61dmin/users', '/admin']) {
+    t.equal((await check(jar, `http://grafana.localhost${path}`, { accept: 'application/json' })).status, 403, `${path}: bob`)
+    t.equal((await check(new CookieJar(), `http://grafana.localhost${path}`, { accept: 'application/json' })).status, 401, `${path}: nobody`)
+    t.equal((await check(alice, `http://grafana.localhost${path}`, { accept: 'application/json' })).status, 202, `${path}: alice`)
+  }
+  for (const path of ['/PUBLIC/logo.png', '/public']) {
+    t.equal((await check(new CookieJar(), `http://grafana.localhost${path}`, { accept: 'application/json' })).status, 401, `${path}: not the public route`)
+  }
+})

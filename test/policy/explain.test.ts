@@ -107,9 +107,30 @@ t.test('policy explain --json: one JSON object with the decision, the rule and t
     rule: 'routes[/admin/].allow.groups: admins',
     matched: ['access.email_domains: example.com', 'routes[/admin/].allow.groups: admins'],
     answer: 'proxied with the identity headers',
-    route: { path: '/admin/', upstream: 'http://127.0.0.1:8081' }
+    route: { path: '/admin/', upstream: 'http://127.0.0.1:8081' },
+    readings: [{ how: 'as forwarded', path: '/admin/', route: '/admin/' }]
   })
   t.ok(r.out.endsWith('}\n') && r.out.split('\n').length === 2, 'exactly one line')
+})
+
+t.test('policy explain: a path upstreams read as a stricter route shows the readings and is judged by the strictest', async (t) => {
+  const r = run('--path', '/admin%2Fusers', '--email', 'bob@example.com', '--groups', 'staff')
+  t.equal(r.code, 1)
+  const lines = r.out.split('\n')
+  t.equal(lines[0], 'DENY  GET /admin%2Fusers')
+  t.equal(lines[1], '  route:      routes[/admin/] -> http://127.0.0.1:8081')
+  t.ok(lines.includes('  reading:    /admin%2Fusers  (as forwarded) -> routes[/]'), r.out)
+  t.ok(lines.includes('  reading:    /admin/users  (percent-decoded (UTF-8)) -> routes[/admin/]'), r.out)
+  t.ok(lines.includes('  rule:       readings disagree: the strictest route decides'), r.out)
+  t.ok(lines.includes('  decided by: routes[/admin/].allow: no rule matched (deny by default)'), r.out)
+
+  for (const path of ['/ADMIN/users', '/Admin/users', '/admin;x/users', '/admin./users', '/admin%2e/users', '//admin/users', '/%61dmin/users', '/admin']) {
+    const json = JSON.parse(run('--path', path, '--json').out)
+    t.equal(json.route?.path, '/admin/', `${path} is judged by /admin/`)
+  }
+  const json = JSON.parse(run('--path', '/STATIC/app.css', '--json').out)
+  t.equal(json.route.path, '/', 'a reading under a looser route leaves the stricter one in charge')
+  t.equal(json.outcome, 'sign_in_required')
 })
 
 t.test('policy explain: usage and config errors exit 2 on stderr with nothing on stdout', async (t) => {
