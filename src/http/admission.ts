@@ -121,7 +121,7 @@ export function createAdmission (options: AdmissionOptions): Admission {
     const { path, search, route } = t
     if (outcome.kind !== 'signed_in') {
       const clearCookie = outcome.kind === 'anonymous' && outcome.hadCookie
-      const expired = sessionEnded(outcome)
+      const expired = outcome.kind === 'anonymous' && sessionEnded(outcome)
       return { kind: 'sign_in', path, search, route, silent: outcome.kind === 'reauth', expired, clearCookie }
     }
     const identity = outcome.record.identity

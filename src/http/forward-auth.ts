@@ -71,7 +71,7 @@ export function registerForwardAuth (app: FastifyInstance, options: ForwardAuthO
     }
     request.portcullis.outcome = 'unauthenticated'
     reply.header('www-authenticate', `Portcullis realm="${publicUrl}", sign_in="${location}"`)
-    return sendError(request, reply, verdict.expired ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED', { json: { sign_in: location } })
+    return sendError(request, reply, verdict.silent || verdict.expired ? 'PCS_SESSION_EXPIRED' : 'PCS_UNAUTHENTICATED', { json: { sign_in: location } })
   }
 
   /** A refused method or identity. auth_request understands only 2xx, 401 and 403, so a refused method is a 403 here too. */
