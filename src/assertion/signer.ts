@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
-import type { Identity } from '../session/types.js'
+import type { Identity } from '../domain/types.js'
 import type { Keyring } from './keyring.js'
 
 /*

@@ -5,7 +5,7 @@ import type { SessionCache } from '../session/cache.js'
 import type { Refresher } from '../session/refresh.js'
 import type { Sessions } from '../session/sessions.js'
 import type { Ticket, TicketCodec } from '../session/ticket.js'
-import type { SessionRecord } from '../session/types.js'
+import type { SessionRecord } from '../domain/types.js'
 
 export type AuthOutcome =
   | { readonly kind: 'signed_in', readonly ticket: Ticket, readonly record: SessionRecord, readonly refreshed: boolean }

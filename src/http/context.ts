@@ -1,7 +1,7 @@
 import type {} from '@fastify/cookie'
 import type { RouteConfig } from '../config/types.js'
 import type { Ticket } from '../session/ticket.js'
-import type { SessionRecord } from '../session/types.js'
+import type { SessionRecord } from '../domain/types.js'
 
 /** What the gateway learned about a request while handling it (read by the proxy and the access log). */
 export interface RequestState {

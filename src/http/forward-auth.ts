@@ -6,13 +6,13 @@ import { decide, type CompiledPolicy, type Decision } from '../policy/decide.js'
 import { normalisePath } from '../proxy/path.js'
 import type { RouteTable } from '../proxy/routes.js'
 import type { TicketCodec } from '../session/ticket.js'
-import type { Identity } from '../session/types.js'
+import type { Identity } from '../domain/types.js'
 import type { AuthOutcome, Authenticator } from './authenticate.js'
 import { clearCookieOptions, cookieOptions } from './cookies.js'
 import { originalRequest, type OriginalRequest } from './original-request.js'
-import { forbiddenPage } from './pages.js'
+import { forbiddenPage } from '../render/pages.js'
 import { safeRedirect } from './redirect.js'
-import { sendError, sendPage, wantsHtml } from './respond.js'
+import { sendError, sendPage, wantsHtml } from '../render/respond.js'
 
 export interface ForwardAuthOptions {
   readonly config: Config

@@ -8,8 +8,8 @@ import { normalisePath } from '../proxy/path.js'
 import type { RouteTable } from '../proxy/routes.js'
 import type { AuthOutcome, Authenticator } from './authenticate.js'
 import { clearCookieOptions } from './cookies.js'
-import { forbiddenPage } from './pages.js'
-import { sendError, sendPage, wantsHtml } from './respond.js'
+import { forbiddenPage } from '../render/pages.js'
+import { sendError, sendPage, wantsHtml } from '../render/respond.js'
 
 /** The `Allow` header of a 405: the listed methods, with HEAD wherever GET is listed. */
 export function allowHeader (methods: readonly string[]): string {

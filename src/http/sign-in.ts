@@ -10,11 +10,11 @@ import type { SessionEvents } from '../session/events.js'
 import type { Sessions } from '../session/sessions.js'
 import type { SessionStore } from '../session/store.js'
 import { newOpaqueToken, type TicketCodec } from '../session/ticket.js'
-import type { SessionRecord } from '../session/types.js'
+import type { SessionRecord } from '../domain/types.js'
 import { cookieOptions, loginCookieName } from './cookies.js'
-import { escapeHtml } from './pages.js'
+import { escapeHtml } from '../render/pages.js'
 import { safeRedirect } from './redirect.js'
-import { sendError } from './respond.js'
+import { sendError } from '../render/respond.js'
 
 export interface SignInOptions {
   readonly config: Config

@@ -6,9 +6,9 @@ import type { SessionEvents } from '../session/events.js'
 import type { Sessions } from '../session/sessions.js'
 import type { TicketCodec } from '../session/ticket.js'
 import { clearCookieOptions } from './cookies.js'
-import { signOutPage } from './pages.js'
+import { signOutPage } from '../render/pages.js'
 import { safeRedirect } from './redirect.js'
-import { sendError, sendPage } from './respond.js'
+import { sendError, sendPage } from '../render/respond.js'
 
 export interface SignOutOptions {
   readonly config: Config

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/types.js'
 import { isGatewayError } from '../errors.js'
 import type { Authenticator } from './authenticate.js'
-import { sendError } from './respond.js'
+import { sendError } from '../render/respond.js'
 
 /** Registers `GET /userinfo`: the signed-in user's identity as JSON, or 401. */
 export function registerUserinfo (app: FastifyInstance, options: { config: Config, authenticator: Authenticator }): void {

@@ -7,7 +7,7 @@
  * are small fixed sets. Every name and label here is public API, listed in docs/operations.md.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { RefreshReport } from '../session/refresh-types.js'
+import type { RefreshReport } from '../domain/refresh.js'
 
 /** Seconds; from a fast local cache hit to a slow upstream. */
 const requestBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]

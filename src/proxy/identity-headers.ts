@@ -7,7 +7,7 @@
  */
 
 import type { IdentityConfig } from '../config/types.js'
-import type { Identity } from '../session/types.js'
+import type { Identity } from '../domain/types.js'
 import { connectionListed, hopByHop } from './hop-by-hop.js'
 
 export type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { sendError } from '../http/respond.js'
+import { sendError } from '../render/respond.js'
 import { decide, type CompiledPolicy } from '../policy/decide.js'
 import type { Refresher } from '../session/refresh.js'
 import { hasBody, type UpstreamAnswer } from './forward.js'

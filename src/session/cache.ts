@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { SessionCacheConfig } from '../config/types.js'
 import type { SessionEvents } from './events.js'
 import type { Ticket } from './ticket.js'
-import type { SessionRecord } from './types.js'
+import type { SessionRecord } from '../domain/types.js'
 
 /*
  * The in-process cache of decrypted sessions: a signed-in request whose session is cached costs

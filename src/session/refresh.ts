@@ -4,10 +4,10 @@ import type { SessionEvents, SessionEventKind } from './events.js'
 import type { Sessions } from './sessions.js'
 import type { SessionStore } from './store.js'
 import type { Ticket } from './ticket.js'
-import type { FreshSession, RefreshReport, RefreshReportOutcome, RefreshTrigger } from './refresh-types.js'
-import type { SessionRecord } from './types.js'
+import type { FreshSession, RefreshReport, RefreshReportOutcome, RefreshTrigger } from '../domain/refresh.js'
+import type { SessionRecord } from '../domain/types.js'
 
-export type { FreshSession, RefreshReport, RefreshReportOutcome, RefreshTrigger } from './refresh-types.js'
+export type { FreshSession, RefreshReport, RefreshReportOutcome, RefreshTrigger } from '../domain/refresh.js'
 
 /*
  * Refresh coordination: exactly one refresh grant per session per expiry, across every request

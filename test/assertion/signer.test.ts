@@ -3,7 +3,7 @@ import t from 'tap'
 import { generateSigningKey, type SigningKey } from '../../src/assertion/key.js'
 import type { Keyring } from '../../src/assertion/keyring.js'
 import { createAssertionSigner, type AssertionSubject } from '../../src/assertion/signer.js'
-import type { Identity } from '../../src/session/types.js'
+import type { Identity } from '../../src/domain/types.js'
 
 /** A frozen clock: time moves only when the test says so, so expiry edges are exact. */
 interface FrozenClock { now (): number, advance (ms: number): void }

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createLiveRouting } from '../../src/ops/live-routing.js'
 import { decide } from '../../src/policy/decide.js'
-import type { Identity } from '../../src/session/types.js'
+import type { Identity } from '../../src/domain/types.js'
 import { baseRaw, parseRaw } from '../fixtures/config/base.js'
 
 function identity (email: string): Identity {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { AccessRule, RouteConfig } from '../../src/config/types.js'
 import { compilePolicy, decide, type Outcome } from '../../src/policy/decide.js'
-import type { Identity } from '../../src/session/types.js'
+import type { Identity } from '../../src/domain/types.js'
 
 function rule (r: Partial<AccessRule>): AccessRule {
   return { emails: [], emailDomains: [], groups: [], claims: {}, ...r }

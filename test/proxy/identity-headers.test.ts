@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { IdentityConfig } from '../../src/config/types.js'
-import type { Identity } from '../../src/session/types.js'
+import type { Identity } from '../../src/domain/types.js'
 import { createIdentityHeaders } from '../../src/proxy/identity-headers.js'
 
 function config (extra: Partial<IdentityConfig> = {}): IdentityConfig {

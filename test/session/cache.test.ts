@@ -3,7 +3,7 @@ import { connectSessionCache, createSessionCache } from '../../src/session/cache
 import { createSessionEvents } from '../../src/session/events.js'
 import { createMemoryStore } from '../../src/session/memory-store.js'
 import { newTicket } from '../../src/session/ticket.js'
-import type { SessionRecord } from '../../src/session/types.js'
+import type { SessionRecord } from '../../src/domain/types.js'
 
 const START = 1_700_000_000_000
 

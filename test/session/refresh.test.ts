@@ -6,7 +6,7 @@ import { createMemoryStore } from '../../src/session/memory-store.js'
 import { createRefresher, type RefreshReport } from '../../src/session/refresh.js'
 import { createSessions } from '../../src/session/sessions.js'
 import type { SessionStore } from '../../src/session/store.js'
-import type { SessionRecord, Tokens } from '../../src/session/types.js'
+import type { SessionRecord, Tokens } from '../../src/domain/types.js'
 import { createTestClock } from '../helpers/clock.js'
 
 /*

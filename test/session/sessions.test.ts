@@ -9,7 +9,7 @@ import { createRedisStore } from '../../src/session/redis-store.js'
 import { createSessions } from '../../src/session/sessions.js'
 import type { SessionStore } from '../../src/session/store.js'
 import { createTicketCodec, newTicket } from '../../src/session/ticket.js'
-import type { SessionRecord } from '../../src/session/types.js'
+import type { SessionRecord } from '../../src/domain/types.js'
 import { startRedis } from '../helpers/redis.js'
 
 const NOW = 1_700_000_000_000

@@ -8,8 +8,8 @@ import type { Config, RouteConfig } from '../config/types.js'
 import { ConfigError, loadConfigFile } from '../config/load.js'
 import { normalisePath } from '../proxy/path.js'
 import { createRouteTable } from '../proxy/routes.js'
-import type { Identity } from '../session/types.js'
-import { compilePolicy, decide, type Decision, type Outcome } from './decide.js'
+import type { Identity } from '../domain/types.js'
+import { compilePolicy, decide, type Decision, type Outcome } from '../policy/decide.js'
 
 export const explainUsage = `Usage: portcullis policy explain --config FILE --path PATH [options]
 

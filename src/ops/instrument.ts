@@ -5,7 +5,7 @@
  */
 import type { Flows } from '../oidc/flows.js'
 import type { SessionStore } from '../session/store.js'
-import type { Metrics } from './metrics.js'
+import type { Metrics } from '../observability/metrics.js'
 
 /**
  * The store operations that are timed; `close` is not, it only happens at shutdown. Typed as a
