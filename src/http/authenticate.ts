@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify'
+import type { AnonymousReason } from '../domain/outcomes.js'
 import { gatewayError } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
 import type { SessionCache } from '../session/cache.js'
@@ -10,7 +11,7 @@ import type { SessionRecord } from '../domain/types.js'
 export type AuthOutcome =
   | { readonly kind: 'signed_in', readonly ticket: Ticket, readonly record: SessionRecord, readonly refreshed: boolean }
   /** No usable session. `hadCookie`: a cookie was sent but led nowhere (clear it). */
-  | { readonly kind: 'anonymous', readonly hadCookie: boolean, readonly reason: string }
+  | { readonly kind: 'anonymous', readonly hadCookie: boolean, readonly reason: AnonymousReason }
   /** The access token expired and the provider gave no refresh token: sign in again (silently if possible). */
   | { readonly kind: 'reauth', readonly ticket: Ticket }
 

@@ -1,5 +1,6 @@
 import type {} from '@fastify/cookie'
 import type { RouteConfig } from '../config/types.js'
+import type { RequestOutcome } from '../domain/outcomes.js'
 import type { Ticket } from '../session/ticket.js'
 import type { SessionRecord } from '../domain/types.js'
 
@@ -11,8 +12,8 @@ export interface RequestState {
   search: string
   route: RouteConfig | null
   session: { readonly ticket: Ticket, readonly record: SessionRecord } | null
-  /** Short outcome for the access log: `proxied`, `redirected_to_sign_in`, `refreshed`, `denied`... */
-  outcome: string | null
+  /** Short outcome for the access log (the vocabulary is `domain/outcomes.ts`). */
+  outcome: RequestOutcome | null
   /** True once the request is handed to the upstream (its response is not the gateway's). */
   proxied: boolean
   /** The signed identity assertion for the upstream, when enabled. */

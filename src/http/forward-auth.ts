@@ -79,7 +79,7 @@ export function registerForwardAuth (app: FastifyInstance, options: ForwardAuthO
     request.portcullis.outcome = decision.outcome === 'method_not_allowed' ? 'method_not_allowed' : 'denied'
     // auth_request understands only 2xx, 401 and 403, so a refused method is a 403 here too.
     if (email !== null && wantsHtml(request) && request.portcullis.route?.api !== true) {
-      return sendPage(reply.header('x-portcullis-error', 'PCS_FORBIDDEN'), 403, forbiddenPage(email, `${publicUrl}${authPrefix}/sign_out`, true))
+      return sendPage(reply, 403, forbiddenPage(email, `${publicUrl}${authPrefix}/sign_out`, true), 'PCS_FORBIDDEN')
     }
     return sendError(request, reply, 'PCS_FORBIDDEN')
   }

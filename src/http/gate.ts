@@ -84,7 +84,7 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
     if (!decision.allow) {
       state.outcome = 'denied'
       if (wantsHtml(request) && route.api !== true) {
-        sendPage(reply.header('x-portcullis-error', 'PCS_FORBIDDEN'), 403, forbiddenPage(outcome.record.identity.email, `${authPrefix}/sign_out`))
+        sendPage(reply, 403, forbiddenPage(outcome.record.identity.email, `${authPrefix}/sign_out`), 'PCS_FORBIDDEN')
         return false
       }
       sendError(request, reply, 'PCS_FORBIDDEN')

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { randomPKCECodeVerifier } from 'openid-client'
 import type { Config } from '../config/types.js'
+import type { SignInOutcome } from '../domain/outcomes.js'
 import { gatewayError, isGatewayError, type GatewayError } from '../errors.js'
 import type { Flows, PendingLogin } from '../oidc/flows.js'
 import { open, seal } from '../session/crypto.js'
@@ -26,7 +27,7 @@ export interface SignInOptions {
   /** Announces the end of a session this sign-in replaces (caches in every process drop it). */
   readonly events?: Pick<SessionEvents, 'publish'>
   /** Called with the outcome of every finished sign-in (metrics). */
-  readonly onSignIn?: (outcome: string) => void
+  readonly onSignIn?: (outcome: SignInOutcome) => void
 }
 
 const bindingPattern = /^[A-Za-z0-9_-]{43}$/
@@ -54,7 +55,7 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
     return createHash('sha256').update('portcullis login binding\0').update(binding).digest()
   }
 
-  function fail (request: FastifyRequest, reply: FastifyReply, err: GatewayError, outcome: string): FastifyReply {
+  function fail (request: FastifyRequest, reply: FastifyReply, err: GatewayError, outcome: SignInOutcome): FastifyReply {
     options.onSignIn?.(outcome)
     const retry = `<p><a class="button" href="${escapeHtml(`${authPrefix}/start`)}">Sign in again</a></p>`
     return sendError(request, reply, err, { html: err.status < 500 ? retry : '' })

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino'
+import type { AccessOutcome } from '../domain/outcomes.js'
 
 /*
  * The access log line, serialised by hand.
@@ -23,7 +24,7 @@ export interface AccessFields {
   readonly route: string
   readonly upstream: string | undefined
   readonly user: string | undefined
-  readonly outcome: string | undefined
+  readonly outcome: AccessOutcome | undefined
 }
 
 type Internals = Record<symbol, unknown>

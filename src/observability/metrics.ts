@@ -7,6 +7,7 @@
  * are small fixed sets. Every name and label here is public API, listed in docs/operations.md.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { SignInOutcome } from '../domain/outcomes.js'
 import type { RefreshReport } from '../domain/refresh.js'
 
 /** Seconds; from a fast local cache hit to a slow upstream. */
@@ -25,7 +26,7 @@ export interface Metrics {
   /** One finished HTTP request. */
   request (route: string, status: number, durationMs: number): void
   upstreamError (route: string, kind: UpstreamErrorKind): void
-  signIn (outcome: string): void
+  signIn (outcome: SignInOutcome): void
   /** One coordinated refresh in this process (however many requests shared it). */
   refresh (report: Pick<RefreshReport, 'outcome' | 'trigger' | 'grantSent' | 'waitedMs'>): void
   store (operation: string, durationMs: number, failed: boolean): void
