@@ -8,7 +8,7 @@ import type { Config } from './config/types.js'
 import { isGatewayError } from './errors.js'
 import { createAuthenticator } from './http/authenticate.js'
 import { newRequestState } from './http/context.js'
-import { loginCookieName } from './http/cookies.js'
+import { gatewayCookieNames } from './http/cookies.js'
 import { registerForwardAuth } from './http/forward-auth.js'
 import { createGate } from './http/gate.js'
 import { registerHealth } from './http/health.js'
@@ -129,7 +129,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   const forwarding = createForwarding(config.server.trustedProxies)
   // The signed assertion: its key and the keyring shared through the store.
   const assertions = config.identity.assertion.enabled ? createAssertions({ config, fileKey: assertionKey, store, logger, now }) : null
-  const identityHeaders = createIdentityHeaders(config.identity, { cookieNames: [cookieConfig.name, loginCookieName(cookieConfig)] })
+  const identityHeaders = createIdentityHeaders(config.identity, { cookieNames: gatewayCookieNames(cookieConfig) })
 
   const app = Fastify({
     loggerInstance: logger,

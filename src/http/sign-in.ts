@@ -73,17 +73,13 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
       rd,
       silent: query.silent === '1'
     }
-    try {
-      const url = await flows.authorizationUrl(login)
-      const key = loginKey(keyPrefix, login.state)
-      await store.set(key, seal(bindingKey(binding), key, Buffer.from(JSON.stringify(login))), config.session.loginTimeoutMs)
-      reply.setCookie(loginCookie, binding, loginCookieOptions)
-      request.portcullis.outcome = 'sign_in_started'
-      return reply.header('cache-control', 'no-store').redirect(url, 302)
-    } catch (err) {
-      if (isGatewayError(err)) return sendError(request, reply, err)
-      throw err
-    }
+    // A provider or store failure rejects: the error handler answers it (503).
+    const url = await flows.authorizationUrl(login)
+    const key = loginKey(keyPrefix, login.state)
+    await store.set(key, seal(bindingKey(binding), key, Buffer.from(JSON.stringify(login))), config.session.loginTimeoutMs)
+    reply.setCookie(loginCookie, binding, loginCookieOptions)
+    request.portcullis.outcome = 'sign_in_started'
+    return reply.header('cache-control', 'no-store').redirect(url, 302)
   })
 
   app.get(`${authPrefix}/callback`, { config: { gateway: true } }, async (request, reply) => {
@@ -94,17 +90,11 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
       return fail(request, reply, gatewayError('PCS_LOGIN_STATE_INVALID'), 'bad_state')
     }
     const key = loginKey(keyPrefix, state)
-    let login: PendingLogin
-    try {
-      // take(): single use, so a replayed callback finds nothing.
-      const sealed = await store.take(key)
-      const plain = sealed === null ? null : open(bindingKey(binding), key, sealed)
-      if (plain === null) return fail(request, reply, gatewayError('PCS_LOGIN_STATE_INVALID'), 'bad_state')
-      login = JSON.parse(plain.toString('utf8')) as PendingLogin
-    } catch (err) {
-      if (isGatewayError(err)) return sendError(request, reply, err)
-      throw err
-    }
+    // take(): single use, so a replayed callback finds nothing. A store failure rejects (503).
+    const sealed = await store.take(key)
+    const plain = sealed === null ? null : open(bindingKey(binding), key, sealed)
+    if (plain === null) return fail(request, reply, gatewayError('PCS_LOGIN_STATE_INVALID'), 'bad_state')
+    const login = JSON.parse(plain.toString('utf8')) as PendingLogin
 
     const providerError = query.error
     if (typeof providerError === 'string') {

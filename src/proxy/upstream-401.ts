@@ -12,8 +12,6 @@ export interface Upstream401Options {
   readonly policy: CompiledPolicy
   /** Called again for the refreshed session before the retry (as the gate calls it, e.g. to sign an assertion). */
   readonly onAllowed?: (request: FastifyRequest) => Promise<void> | void
-  /** Called with every decision taken on an upstream 401 (metrics). */
-  readonly onDecision?: (outcome: Upstream401Outcome) => void
 }
 
 /**
@@ -52,7 +50,6 @@ export function createUpstream401Handler (options: Upstream401Options): (request
     const session = state.session
     const decided = (outcome: Upstream401Outcome): void => {
       request.log.info({ upstream401: outcome }, 'upstream answered 401')
-      options.onDecision?.(outcome)
     }
     if (session === null) return res.pass()
     const refusal = retryRefusal(request)

@@ -66,7 +66,7 @@ export function createTicketCodec (secrets: readonly string[]): TicketCodec {
       if (typeof value !== 'string' || value.length > MAX_LENGTH) return null
       const m = shape.exec(value)
       if (m === null) return null
-      const [, sid, key, sig] = m as unknown as [string, string, string, string]
+      const [, sid, key, sig] = m
       if (!isCanonical(sid, SID_BYTES) || !isCanonical(key, KEY_BYTES) || !isCanonical(sig, 32)) return null
       const given = Buffer.from(sig, 'base64url')
       const payload = value.slice(0, value.length - sig.length - 1)
