@@ -9,7 +9,8 @@ import { startDevProvider } from '../demo/provider.js'
 import { startDemoApp } from '../demo/upstream.js'
 import { ensureBuilt, root } from './helpers/build.js'
 import { sample } from './helpers/prometheus.js'
-import { freePort, startRedis } from './helpers/redis.js'
+import { startRedis } from './helpers/redis.js'
+import { freePort } from './helpers/listen.js'
 import { baseRawConfig } from './helpers/stack.js'
 
 /*

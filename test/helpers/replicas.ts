@@ -10,7 +10,8 @@ import { startDevProvider, type DevProvider, type DevProviderOptions } from '../
 import { startDemoApp } from '../../demo/upstream.js'
 import { CookieJar } from './cookie-jar.js'
 import { startGatewayProcess, type ReplicaProcess } from './gateway-process.js'
-import { freePort, type RedisServer } from './redis.js'
+import { type RedisServer } from './redis.js'
+import { freePort } from './listen.js'
 import { fetchWithJar, signIn } from './signin.js'
 import { baseRawConfig, type RawConfig } from './stack.js'
 

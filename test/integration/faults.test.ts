@@ -4,7 +4,7 @@ import { startDevProvider } from '../../demo/provider.js'
 import { buildGateway } from '../../src/app.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
-import { freePort } from '../helpers/redis.js'
+import { freePort } from '../helpers/listen.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
 import { baseRawConfig, configFrom, startStack } from '../helpers/stack.js'
 

@@ -7,7 +7,8 @@ import type { SessionRecord } from '../../src/domain/types.js'
 import { createTestClock } from '../helpers/clock.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
-import { COOKIE_SECRET, startStack, type Stack } from '../helpers/stack.js'
+import { COOKIE_SECRET } from '../fixtures/config/base.js'
+import { startStack, type Stack } from '../helpers/stack.js'
 import { listenOnLoopback } from '../helpers/listen.js'
 
 const hour = 3600_000
