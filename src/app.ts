@@ -161,7 +161,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     done()
   })
   await app.register(cookie)
-  registerAccessLog(app, metrics)
+  registerAccessLog(app, metrics, logger)
   app.addHook('onSend', (request, reply, payload, done) => {
     if (!request.portcullis.proxied) reply.header(generatedHeader, 'true')
     done(null, payload)

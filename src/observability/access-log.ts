@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
 import { createAccessLineWriter } from './access-line.js'
 import type { Metrics } from './metrics.js'
 
@@ -26,13 +27,14 @@ export const clientClosedStatus = 499
  * names the request id, method, normalised path (never the query string, which may carry a code
  * or state), status, duration, route, upstream, the user's subject and the outcome. A request
  * whose client disconnects first is logged once too, with status 499 and outcome
- * `client_aborted`. Must be called on the root instance so it covers every route.
+ * `client_aborted`. Must be called on the root instance so it covers every route. The lines go
+ * to `logger`'s destination (the gateway's root logger).
  */
-export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 'request'>): void {
-  // The line's fields are built here from values that hold no secret (the path without its query,
-  // the subject, never a header or cookie), so it skips the redaction pass: a clone and walk of
-  // every field, the largest per-request cost the CPU profile showed in the gateway's own code.
-  const accessLine = createAccessLineWriter(app.log.child({}, { redact: [] }) as never)
+export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 'request'>, logger: Logger): void {
+  // The line's fields are built here from values that hold no secret, so it skips the redaction
+  // pass: a clone and walk of every field, the largest per-request cost the CPU profile showed in
+  // the gateway's own code.
+  const accessLine = createAccessLineWriter(logger)
 
   function write (request: FastifyRequest, status: number, elapsedMs: number, aborted: boolean): void {
     // The request state is set by the first onRequest hook; it marks the line as written.
