@@ -1,7 +1,7 @@
 import { createRedisStore } from '../src/session/redis-store.js'
 import { createSessions } from '../src/session/sessions.js'
 import { createTicketCodec } from '../src/session/ticket.js'
-import type { SessionRecord } from '../src/session/types.js'
+import type { SessionRecord } from '../src/domain/types.js'
 import { CookieJar } from '../test/helpers/cookie-jar.js'
 import { signIn } from '../test/helpers/signin.js'
 import type { RedisConfig } from '../src/config/types.js'

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { freePort } from '../test/helpers/redis.js'
+import { freePort } from '../test/helpers/listen.js'
 
 /*
  * The benchmark's redis-server: no persistence (the test helper's fsync-per-write would measure

@@ -8,18 +8,18 @@ import type { Config } from './config/types.js'
 import { isGatewayError } from './errors.js'
 import { createAuthenticator } from './http/authenticate.js'
 import { newRequestState } from './http/context.js'
-import { loginCookieName } from './http/cookies.js'
+import { gatewayCookieNames } from './http/cookies.js'
 import { registerForwardAuth } from './http/forward-auth.js'
 import { createGate } from './http/gate.js'
 import { registerHealth } from './http/health.js'
-import { errorHeader, generatedHeader, sendError } from './http/respond.js'
+import { errorHeader, generatedHeader, sendError } from './render/respond.js'
 import { registerSignIn } from './http/sign-in.js'
 import { registerSignOut } from './http/sign-out.js'
 import { registerUserinfo } from './http/userinfo.js'
 import { createFlows } from './oidc/flows.js'
 import { createProvider } from './oidc/provider.js'
 import { registerAccessLog } from './observability/access-log.js'
-import { instrumentFlows, instrumentStore } from './observability/instrument.js'
+import { instrumentFlows, instrumentStore } from './ops/instrument.js'
 import { createLogger, type Logger } from './observability/logger.js'
 import { inWorkerCluster, workerMetrics } from './observability/cluster-metrics.js'
 import { lazyChildLoggerFactory } from './observability/request-logger.js'
@@ -135,7 +135,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   const forwarding = createForwarding(config.server.trustedProxies)
   // The signed assertion: its key and the keyring shared through the store.
   const assertions = config.identity.assertion.enabled ? createAssertions({ config, fileKey: assertionKey, store, logger, now }) : null
-  const identityHeaders = createIdentityHeaders(config.identity, { cookieNames: [cookieConfig.name, loginCookieName(cookieConfig)] })
+  const identityHeaders = createIdentityHeaders(config.identity, { cookieNames: gatewayCookieNames(cookieConfig) })
 
   const app = Fastify({
     loggerInstance: logger,
@@ -168,7 +168,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     done()
   })
   await app.register(cookie)
-  registerAccessLog(app, metrics, { cutByGateway: drain.cutting })
+  registerAccessLog(app, metrics, logger, { cutByGateway: drain.cutting })
   registerDrainRefusal(app, drain)
   app.addHook('onSend', (request, reply, payload, done) => {
     if (!request.portcullis.proxied) reply.header(generatedHeader, 'true')

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
-import { runCheck } from './config/check.js'
+import { runCheck } from './cli/check.js'
 import { serve } from './main.js'
-import { runPolicyCommand } from './policy/explain.js'
+import { runPolicyCommand } from './cli/explain.js'
 
 const usage = `Usage: portcullis <command> [--config FILE]
 

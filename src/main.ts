@@ -1,6 +1,6 @@
 import { buildGateway, type Gateway } from './app.js'
 import { ConfigError, loadConfigFile } from './config/load.js'
-import { handleSignals } from './ops/signals.js'
+import { handleSignals } from './cli/signals.js'
 import { isSupervisor, superviseWorkers } from './workers.js'
 
 /** Prints a configuration error the same way `check` does: every problem, no stack trace. */
@@ -11,7 +11,7 @@ export function printConfigError (err: ConfigError, file: string, write: (s: str
 
 /**
  * `portcullis serve`: loads the config, starts the gateway and handles signals (see
- * `ops/signals.ts`): SIGTERM and SIGINT drain and exit 0, SIGHUP reloads routes, access rules and
+ * `cli/signals.ts`): SIGTERM and SIGINT drain and exit 0, SIGHUP reloads routes, access rules and
  * the log level from the same file.
  */
 export async function serve (file: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {

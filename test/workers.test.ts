@@ -1,15 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { stringify } from 'yaml'
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../demo/accounts.js'
 import { startDevProvider } from '../demo/provider.js'
 import { startDemoApp } from '../demo/upstream.js'
-import { ensureBuilt, root } from './helpers/build.js'
+import { spawnGateway, writeConfigFile } from './helpers/cli.js'
 import { sample } from './helpers/prometheus.js'
-import { freePort, startRedis } from './helpers/redis.js'
+import { startRedis } from './helpers/redis.js'
+import { freePort } from './helpers/listen.js'
 import { baseRawConfig } from './helpers/stack.js'
 
 /*
@@ -18,7 +15,6 @@ import { baseRawConfig } from './helpers/stack.js'
  * SIGTERM stops every process with exit code 0.
  */
 
-const cli = join(root, 'dist/src/cli.js')
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 function children (pid: number): number[] {
@@ -53,7 +49,6 @@ async function pingOk (url: string): Promise<boolean> {
 }
 
 t.test('workers: two processes share the port; a crashed one is replaced; SIGHUP keeps serving; SIGTERM stops all with 0', async (t) => {
-  ensureBuilt('dist/src/cli.js', ['src'])
   const redis = await startRedis()
   t.teardown(() => redis.stop())
   const app = await startDemoApp({ host: '127.0.0.1', port: 0 })
@@ -66,22 +61,16 @@ t.test('workers: two processes share the port; a crashed one is replaced; SIGHUP
   const raw = baseRawConfig({ publicUrl: url, port, issuer: provider.issuer, upstream: app.url.replace(/\/$/, ''), store: 'redis', redisUrl: redis.url })
   raw.server.workers = 2
   raw.server.shutdown_timeout = '2s'
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-workers-'))
-  writeFileSync(join(dir, 'portcullis.yaml'), stringify(raw))
 
-  let output = ''
-  const primary: ChildProcess = spawn(process.execPath, [cli, 'serve', '--config', join(dir, 'portcullis.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] })
-  primary.stdout!.on('data', (c: Buffer) => { output += c.toString() })
-  primary.stderr!.on('data', (c: Buffer) => { output += c.toString() })
-  const exited = new Promise<number | null>((resolve) => primary.once('exit', (code) => resolve(code)))
-  t.teardown(() => { if (primary.exitCode === null) primary.kill('SIGKILL') })
-  const pid = primary.pid!
+  const primary = await spawnGateway(writeConfigFile(raw), { timeoutMs: 20_000 })
+  t.teardown(() => primary.child.kill('SIGKILL'))
+  const pid = primary.child.pid!
 
   await until('the gateway to answer', () => pingOk(url))
   await until('two workers', () => children(pid).length === 2)
   const first = children(pid)
   t.equal(first.length, 2, 'two worker processes')
-  t.match(output, /"msg":"starting workers"/)
+  t.match(primary.output(), /"msg":"starting workers"/)
 
   process.kill(first[0]!, 'SIGKILL')
   await until('a replacement worker', () => {
@@ -94,7 +83,7 @@ t.test('workers: two processes share the port; a crashed one is replaced; SIGHUP
   let streak = 0
   await until('serving again after a worker crash', async () => { streak = await pingOk(url) ? streak + 1 : 0; return streak >= 5 })
   t.equal(streak, 5, 'five requests in a row answered after a worker crash')
-  t.match(output, /"msg":"worker exited; starting a new one"/)
+  t.match(primary.output(), /"msg":"worker exited; starting a new one"/)
 
   // /metrics on the main listener answers for all workers, whichever worker takes the scrape.
   const pings = 20
@@ -111,14 +100,13 @@ t.test('workers: two processes share the port; a crashed one is replaced; SIGHUP
 
   const workers = children(pid)
   process.kill(pid, 'SIGTERM')
-  const code = await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)])
+  const code = await Promise.race([primary.exited, sleep(15_000).then(() => 'timeout' as const)])
   t.equal(code, 0, 'the primary exits 0 after SIGTERM')
   await until('the workers to be gone', () => workers.every((w) => !alive(w)), 50)
   t.ok(workers.every((w) => !alive(w)), 'no worker outlives the primary')
 })
 
 t.test('workers: metrics.listen is served by the primary with the sum over all workers', async (t) => {
-  ensureBuilt('dist/src/cli.js', ['src'])
   const redis = await startRedis()
   t.teardown(() => redis.stop())
   const port = await freePort()
@@ -130,11 +118,9 @@ t.test('workers: metrics.listen is served by the primary with the sum over all w
   raw.server.workers = 2
   raw.server.shutdown_timeout = '2s'
   raw.metrics = { enabled: true, listen: `127.0.0.1:${metricsPort}` }
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-workers-'))
-  writeFileSync(join(dir, 'portcullis.yaml'), stringify(raw))
-  const primary = spawn(process.execPath, [cli, 'serve', '--config', join(dir, 'portcullis.yaml')], { stdio: 'ignore' })
-  const exited = new Promise<number | null>((resolve) => primary.once('exit', (code) => resolve(code)))
-  t.teardown(() => { if (primary.exitCode === null) primary.kill('SIGKILL') })
+  const gateway = await spawnGateway(writeConfigFile(raw), { timeoutMs: 20_000 })
+  t.teardown(() => gateway.child.kill('SIGKILL'))
+  const primary = gateway.child
   await until('the gateway to answer', () => pingOk(url))
   await until('two workers', () => children(primary.pid!).length === 2)
 
@@ -153,5 +139,5 @@ t.test('workers: metrics.listen is served by the primary with the sum over all w
   t.equal(await pingCount() - before, pings, 'exactly the pings of both workers, counted once')
 
   primary.kill('SIGTERM')
-  t.equal(await Promise.race([exited, sleep(15_000).then(() => 'timeout' as const)]), 0)
+  t.equal(await Promise.race([gateway.exited, sleep(15_000).then(() => 'timeout' as const)]), 0)
 })

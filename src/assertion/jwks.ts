@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/types.js'
 import { isGatewayError } from '../errors.js'
-import { sendError } from '../http/respond.js'
+import { sendError } from '../render/respond.js'
 import type { Keyring } from './keyring.js'
 
 /**

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
-import type { Identity } from '../session/types.js'
+import type { Identity } from '../domain/types.js'
 import type { Keyring } from './keyring.js'
+import { BoundedMap } from '../util/bounded-map.js'
 
 /*
  * Signs the identity assertion sent upstream, and caches it. A signature costs far more than the
@@ -56,7 +57,7 @@ export function createAssertionSigner (options: AssertionSignerOptions): Asserti
   // Whole seconds, as JWT times are: exp - iat is exactly the configured lifetime.
   const ttlSeconds = Math.max(1, Math.floor(options.ttlMs / 1000))
   const reuseMs = (ttlSeconds * 1000) / 2
-  const cache = new Map<string, Cached>()
+  const cache = new BoundedMap<string, Cached>(maxEntries)
   let signed = 0
 
   async function sign (subject: AssertionSubject, audience: string, t: number): Promise<Cached> {
@@ -94,13 +95,6 @@ export function createAssertionSigner (options: AssertionSignerOptions): Asserti
         if (key.kid === hit.kid) return hit.token
       }
       const fresh = await sign(subject, audience, t)
-      cache.delete(cacheKey)
-      if (cache.size >= maxEntries) {
-        for (const [k, v] of cache) {
-          if (cache.size < maxEntries && v.expiresAt - t > reuseMs) break
-          cache.delete(k)
-        }
-      }
       cache.set(cacheKey, fresh)
       return fresh.token
     },

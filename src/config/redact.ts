@@ -3,20 +3,10 @@
  * logs). Redaction goes by key name, so a secret added to the config later is covered as long as
  * its key says what it is, and by URL shape, so a password inside a connection URL is hidden too.
  */
-import type { Config } from './types.js'
-
 export const REDACTED = '<redacted>'
 
 /** Key names whose string values are secrets, in file (snake_case) or resolved (camelCase) form. */
 const SECRET_KEY = /secret|password|passwd|token|credential|private/i
-
-/**
- * Returns a plain (unfrozen) copy of the resolved config with every secret replaced by
- * `"<redacted>"`: the client secret, cookie secrets, Redis passwords and passwords inside URLs.
- */
-export function redactConfig (config: Config): unknown {
-  return redactSecrets(config)
-}
 
 /**
  * Redacts any config-like tree: string values (and lists of strings) under a secret-sounding key

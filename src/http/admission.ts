@@ -17,9 +17,9 @@ import type { ErrorCode } from '../errors.js'
 import { decide, decideWithoutIdentity, methodRule, type CompiledPolicy } from '../policy/decide.js'
 import { AMBIGUOUS, UNREADABLE, chooseRoute, type ChoiceScope } from '../policy/route-choice.js'
 import { normalisePath } from '../proxy/path.js'
-import type { RouteTable } from '../proxy/routes.js'
+import type { RouteTable } from '../policy/routes.js'
 import type { Ticket } from '../session/ticket.js'
-import type { Identity, SessionRecord } from '../session/types.js'
+import type { Identity, SessionRecord } from '../domain/types.js'
 import { sessionEnded, type AuthOutcome } from './authenticate.js'
 
 /** The cookie session behind an identity, when the identity came from one. */

@@ -1,16 +1,18 @@
 import type { FastifyRequest } from 'fastify'
+import type { AnonymousReason } from '../domain/outcomes.js'
 import { gatewayError } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
 import type { SessionCache } from '../session/cache.js'
 import type { Refresher } from '../session/refresh.js'
 import type { Sessions } from '../session/sessions.js'
 import type { Ticket, TicketCodec } from '../session/ticket.js'
-import type { SessionRecord } from '../session/types.js'
+import type { SessionRecord } from '../domain/types.js'
+import { BoundedMap } from '../util/bounded-map.js'
 
 export type AuthOutcome =
   | { readonly kind: 'signed_in', readonly ticket: Ticket, readonly record: SessionRecord, readonly refreshed: boolean }
   /** No usable session. `hadCookie`: a cookie was sent but led nowhere (clear it). */
-  | { readonly kind: 'anonymous', readonly hadCookie: boolean, readonly reason: string }
+  | { readonly kind: 'anonymous', readonly hadCookie: boolean, readonly reason: AnonymousReason }
   /** The access token expired and the provider gave no refresh token: sign in again (silently if possible). */
   | { readonly kind: 'reauth', readonly ticket: Ticket }
 
@@ -59,16 +61,14 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
   const now = options.now ?? Date.now
   const touchIntervalMs = Math.max(1000, Math.floor(options.idleTimeoutMs / touchEveryFraction))
   // Last touch per session key; bounded so a flood of sessions cannot grow it without limit.
-  const touched = new Map<string, number>()
+  const touched = new BoundedMap<string, number>(100_000)
 
   // Fire and forget, at most once per interval per session: the request never waits for it.
   function touch (id: string, ticket: Ticket, record: SessionRecord): void {
     const last = touched.get(id)
     const t = now()
     if (last !== undefined && t - last < touchIntervalMs) return
-    touched.delete(id)
     touched.set(id, t)
-    if (touched.size > 100_000) touched.delete(touched.keys().next().value as string)
     const ttl = Math.min(options.idleTimeoutMs, record.expiresAt - t)
     if (ttl > 0) sessions.touch(ticket, ttl).catch(() => { touched.delete(id) })
   }
@@ -76,17 +76,14 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
   // With the cache on, the cookie values seen recently are remembered with their verified ticket
   // and store key, so a cached request does no HMAC and no hash: only an exact cookie value that
   // passed verification before finds an entry. Bounded like the cache.
-  const verified = new Map<string, { ticket: Ticket, id: string }>()
+  const verified = new BoundedMap<string, { ticket: Ticket, id: string }>(cache?.maxEntries ?? 1)
   function decode (raw: string): { ticket: Ticket, id: string } | null {
     const known = verified.get(raw)
     if (known !== undefined) return known
     const ticket = codec.decode(raw)
     if (ticket === null) return null
     const entry = { ticket, id: sessions.keys(ticket).session }
-    if (cache !== undefined) {
-      if (verified.size >= cache.maxEntries) verified.delete(verified.keys().next().value as string)
-      verified.set(raw, entry)
-    }
+    if (cache !== undefined) verified.set(raw, entry)
     return entry
   }
 

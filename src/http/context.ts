@@ -1,7 +1,8 @@
 import type {} from '@fastify/cookie'
 import type { RouteConfig } from '../config/types.js'
+import type { RequestOutcome } from '../domain/outcomes.js'
 import type { Ticket } from '../session/ticket.js'
-import type { SessionRecord } from '../session/types.js'
+import type { SessionRecord } from '../domain/types.js'
 
 /** What the gateway learned about a request while handling it (read by the proxy and the access log). */
 export interface RequestState {
@@ -11,8 +12,8 @@ export interface RequestState {
   search: string
   route: RouteConfig | null
   session: { readonly ticket: Ticket, readonly record: SessionRecord } | null
-  /** Short outcome for the access log: `proxied`, `redirected_to_sign_in`, `refreshed`, `denied`... */
-  outcome: string | null
+  /** Short outcome for the access log (the vocabulary is `domain/outcomes.ts`). */
+  outcome: RequestOutcome | null
   /** True once the request is handed to the upstream (its response is not the gateway's). */
   proxied: boolean
   /** The signed identity assertion for the upstream, when enabled. */

@@ -10,11 +10,6 @@ import type { CookieConfig } from '../config/types.js'
 /** Attributes accepted by `reply.setCookie` and `reply.clearCookie`. */
 export type CookieAttributes = Pick<CookieSerializeOptions, 'httpOnly' | 'secure' | 'sameSite' | 'domain' | 'path' | 'maxAge'>
 
-/** The session cookie's name. */
-export function sessionCookieName (config: CookieConfig): string {
-  return config.name
-}
-
 /** The name of the short-lived cookie that binds a started sign-in to the browser. */
 export function loginCookieName (config: CookieConfig): string {
   return `${config.name}_login`
@@ -22,7 +17,7 @@ export function loginCookieName (config: CookieConfig): string {
 
 /** Every cookie the gateway owns; none of them is ever passed to an upstream. */
 export function gatewayCookieNames (config: CookieConfig): readonly string[] {
-  return [sessionCookieName(config), loginCookieName(config)]
+  return [config.name, loginCookieName(config)]
 }
 
 /**

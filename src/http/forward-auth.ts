@@ -4,15 +4,15 @@ import { isGatewayError } from '../errors.js'
 import { debugEnabled } from '../observability/request-logger.js'
 import type { CompiledPolicy } from '../policy/decide.js'
 import { authRequestHeaders, safeHeaderValue } from '../proxy/identity-headers.js'
-import type { RouteTable } from '../proxy/routes.js'
+import type { RouteTable } from '../policy/routes.js'
 import type { TicketCodec } from '../session/ticket.js'
 import { createAdmission, type IdentifyVerdict, type IdentityVerdict } from './admission.js'
 import type { AuthOutcome, Authenticator } from './authenticate.js'
 import { clearCookieOptions, cookieOptions } from './cookies.js'
 import { CONFLICT, originalRequest, type OriginalRequest } from './original-request.js'
-import { forbiddenPage } from './pages.js'
+import { forbiddenPage } from '../render/pages.js'
 import { safeRedirect } from './redirect.js'
-import { sendError, sendPage, wantsHtml } from './respond.js'
+import { sendError, sendPage, wantsHtml } from '../render/respond.js'
 
 export interface ForwardAuthOptions {
   readonly config: Config
@@ -78,7 +78,7 @@ export function registerForwardAuth (app: FastifyInstance, options: ForwardAuthO
   function denied (request: FastifyRequest, reply: FastifyReply, methodRefused: boolean, email: string | null): FastifyReply {
     request.portcullis.outcome = methodRefused ? 'method_not_allowed' : 'denied'
     if (email !== null && wantsHtml(request) && request.portcullis.route?.api !== true) {
-      return sendPage(reply.header('x-portcullis-error', 'PCS_FORBIDDEN'), 403, forbiddenPage(email, `${publicUrl}${authPrefix}/sign_out`, true))
+      return sendPage(reply, 403, forbiddenPage(email, `${publicUrl}${authPrefix}/sign_out`, true), 'PCS_FORBIDDEN')
     }
     return sendError(request, reply, 'PCS_FORBIDDEN')
   }

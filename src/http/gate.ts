@@ -4,13 +4,13 @@ import { isGatewayError } from '../errors.js'
 import type { Logger } from '../observability/logger.js'
 import { debugEnabled } from '../observability/request-logger.js'
 import type { CompiledPolicy } from '../policy/decide.js'
-import type { RouteTable } from '../proxy/routes.js'
+import type { RouteTable } from '../policy/routes.js'
 import { breakerRetryAfterSeconds } from '../session/breaker.js'
 import { createAdmission, type IdentifyVerdict, type IdentityVerdict } from './admission.js'
 import type { AuthOutcome, Authenticator } from './authenticate.js'
 import { clearCookieOptions } from './cookies.js'
-import { forbiddenPage } from './pages.js'
-import { sendError, sendPage, wantsHtml } from './respond.js'
+import { forbiddenPage } from '../render/pages.js'
+import { sendError, sendPage, wantsHtml } from '../render/respond.js'
 
 /** The `Allow` header of a 405: the listed methods, with HEAD wherever GET is listed. */
 export function allowHeader (methods: readonly string[]): string {
@@ -83,7 +83,7 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
     if (verdict.kind === 'forbidden') {
       state.outcome = 'denied'
       if (wantsHtml(request) && verdict.route?.api !== true) {
-        sendPage(reply.header('x-portcullis-error', 'PCS_FORBIDDEN'), 403, forbiddenPage(verdict.identity.email, `${authPrefix}/sign_out`))
+        sendPage(reply, 403, forbiddenPage(verdict.identity.email, `${authPrefix}/sign_out`), 'PCS_FORBIDDEN')
         return false
       }
       sendError(request, reply, 'PCS_FORBIDDEN')

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { randomPKCECodeVerifier } from 'openid-client'
 import type { Config } from '../config/types.js'
+import type { SignInOutcome } from '../domain/outcomes.js'
 import { gatewayError, isGatewayError, type GatewayError } from '../errors.js'
 import type { Flows, PendingLogin } from '../oidc/flows.js'
 import { open, seal } from '../session/crypto.js'
@@ -10,11 +11,11 @@ import type { SessionEvents } from '../session/events.js'
 import type { Sessions } from '../session/sessions.js'
 import type { SessionStore } from '../session/store.js'
 import { newOpaqueToken, type TicketCodec } from '../session/ticket.js'
-import type { SessionRecord } from '../session/types.js'
+import type { SessionRecord } from '../domain/types.js'
 import { cookieOptions, loginCookieName } from './cookies.js'
-import { escapeHtml } from './pages.js'
+import { escapeHtml } from '../render/pages.js'
 import { safeRedirect } from './redirect.js'
-import { sendError } from './respond.js'
+import { sendError } from '../render/respond.js'
 
 export interface SignInOptions {
   readonly config: Config
@@ -26,7 +27,7 @@ export interface SignInOptions {
   /** Announces the end of a session this sign-in replaces (caches in every process drop it). */
   readonly events?: Pick<SessionEvents, 'publish'>
   /** Called with the outcome of every finished sign-in (metrics). */
-  readonly onSignIn?: (outcome: string) => void
+  readonly onSignIn?: (outcome: SignInOutcome) => void
 }
 
 const bindingPattern = /^[A-Za-z0-9_-]{43}$/
@@ -54,7 +55,7 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
     return createHash('sha256').update('portcullis login binding\0').update(binding).digest()
   }
 
-  function fail (request: FastifyRequest, reply: FastifyReply, err: GatewayError, outcome: string): FastifyReply {
+  function fail (request: FastifyRequest, reply: FastifyReply, err: GatewayError, outcome: SignInOutcome): FastifyReply {
     options.onSignIn?.(outcome)
     const retry = `<p><a class="button" href="${escapeHtml(`${authPrefix}/start`)}">Sign in again</a></p>`
     return sendError(request, reply, err, { html: err.status < 500 ? retry : '' })
@@ -72,17 +73,13 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
       rd,
       silent: query.silent === '1'
     }
-    try {
-      const url = await flows.authorizationUrl(login)
-      const key = loginKey(keyPrefix, login.state)
-      await store.set(key, seal(bindingKey(binding), key, Buffer.from(JSON.stringify(login))), config.session.loginTimeoutMs)
-      reply.setCookie(loginCookie, binding, loginCookieOptions)
-      request.portcullis.outcome = 'sign_in_started'
-      return reply.header('cache-control', 'no-store').redirect(url, 302)
-    } catch (err) {
-      if (isGatewayError(err)) return sendError(request, reply, err)
-      throw err
-    }
+    // A provider or store failure rejects: the error handler answers it (503).
+    const url = await flows.authorizationUrl(login)
+    const key = loginKey(keyPrefix, login.state)
+    await store.set(key, seal(bindingKey(binding), key, Buffer.from(JSON.stringify(login))), config.session.loginTimeoutMs)
+    reply.setCookie(loginCookie, binding, loginCookieOptions)
+    request.portcullis.outcome = 'sign_in_started'
+    return reply.header('cache-control', 'no-store').redirect(url, 302)
   })
 
   app.get(`${authPrefix}/callback`, { config: { gateway: true } }, async (request, reply) => {
@@ -93,17 +90,11 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
       return fail(request, reply, gatewayError('PCS_LOGIN_STATE_INVALID'), 'bad_state')
     }
     const key = loginKey(keyPrefix, state)
-    let login: PendingLogin
-    try {
-      // take(): single use, so a replayed callback finds nothing.
-      const sealed = await store.take(key)
-      const plain = sealed === null ? null : open(bindingKey(binding), key, sealed)
-      if (plain === null) return fail(request, reply, gatewayError('PCS_LOGIN_STATE_INVALID'), 'bad_state')
-      login = JSON.parse(plain.toString('utf8')) as PendingLogin
-    } catch (err) {
-      if (isGatewayError(err)) return sendError(request, reply, err)
-      throw err
-    }
+    // take(): single use, so a replayed callback finds nothing. A store failure rejects (503).
+    const sealed = await store.take(key)
+    const plain = sealed === null ? null : open(bindingKey(binding), key, sealed)
+    if (plain === null) return fail(request, reply, gatewayError('PCS_LOGIN_STATE_INVALID'), 'bad_state')
+    const login = JSON.parse(plain.toString('utf8')) as PendingLogin
 
     const providerError = query.error
     if (typeof providerError === 'string') {

@@ -1,14 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Config } from '../config/types.js'
-import { isGatewayError } from '../errors.js'
 import type { Flows } from '../oidc/flows.js'
 import type { SessionEvents } from '../session/events.js'
 import type { Sessions } from '../session/sessions.js'
 import type { TicketCodec } from '../session/ticket.js'
 import { clearCookieOptions } from './cookies.js'
-import { signOutPage } from './pages.js'
+import { signOutPage } from '../render/pages.js'
 import { safeRedirect } from './redirect.js'
-import { sendError, sendPage } from './respond.js'
+import { sendError, sendPage } from '../render/respond.js'
 
 export interface SignOutOptions {
   readonly config: Config
@@ -18,7 +17,6 @@ export interface SignOutOptions {
   readonly events: SessionEvents
   /** Upper bound on the background revocation. */
   readonly revokeTimeoutMs?: number
-  readonly onRevoked?: (revoked: boolean) => void
 }
 
 /**
@@ -69,20 +67,15 @@ export function registerSignOut (app: FastifyInstance, options: SignOutOptions):
     const rd = safeRedirect((request.query as Record<string, unknown>).rd, { publicUrl, allowedHosts: allowedRedirectHosts })
     const ticket = codec.decode(request.cookies[cookie.name])
     if (ticket !== null) {
-      try {
-        const record = await sessions.load(ticket)
-        await sessions.destroy(ticket)
-        await events.publish('ended', sessions.keys(ticket).session)
-        if (record !== null) {
-          const { refreshToken, accessToken } = record.tokens
-          // Revocation may finish just after the response, bounded in time; it never blocks sign-out.
-          const revoke = refreshToken !== null ? flows.revoke(refreshToken, 'refresh_token') : flows.revoke(accessToken, 'access_token')
-          const bounded = Promise.race([revoke, new Promise<boolean>((resolve) => setTimeout(resolve, revokeTimeoutMs, false).unref())])
-          void bounded.then((revoked) => options.onRevoked?.(revoked))
-        }
-      } catch (err) {
-        if (isGatewayError(err)) return sendError(request, reply, err)
-        throw err
+      // A store failure rejects: the error handler answers it (503), and the cookie stays.
+      const record = await sessions.load(ticket)
+      await sessions.destroy(ticket)
+      await events.publish('ended', sessions.keys(ticket).session)
+      if (record !== null) {
+        const { refreshToken, accessToken } = record.tokens
+        // Revocation may finish just after the response, bounded in time; it never blocks sign-out.
+        const revoke = refreshToken !== null ? flows.revoke(refreshToken, 'refresh_token') : flows.revoke(accessToken, 'access_token')
+        void Promise.race([revoke, new Promise<boolean>((resolve) => setTimeout(resolve, revokeTimeoutMs, false).unref())])
       }
     }
     reply.clearCookie(cookie.name, clearCookieOptions(cookie))

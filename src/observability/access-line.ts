@@ -1,4 +1,7 @@
-import { pino, type Logger } from 'pino'
+import type { Logger } from 'pino'
+import type { AccessOutcome } from '../domain/outcomes.js'
+import { isoTimestamp } from './log-destination.js'
+import { baseFieldsText, jsonLineOutput } from './logger.js'
 
 /*
  * The access log line, serialised by hand.
@@ -6,11 +9,10 @@ import { pino, type Logger } from 'pino'
  * Every request writes one, so its cost is paid on every request: going through the logging
  * library's general path (argument handling, message formatting, a walk over the object's keys
  * with a type switch per value) cost more than anything else the gateway itself did on a cached
- * signed-in request. The line's fields are fixed and known, so it is assembled directly from the
- * logger's own pieces (its level label, timestamp, bindings and line end), and the result is the
- * same JSON line, field for field, that the logger would write (tested). A logger configured with
- * anything that could change a line (a mixin, a log formatter, a nested key, a message prefix,
- * a stream hook, a stream that wants metadata) gets the ordinary path instead.
+ * signed-in request. The line's fields are fixed and known, so it is assembled directly and
+ * written to the JSON logger's own destination (logger.ts), and the result is the same JSON line,
+ * field for field, that the logger would write (tested). Any other logger (the pretty format, one
+ * made elsewhere) gets the ordinary path instead.
  */
 
 /** The fields of one access line, in the order they are written. */
@@ -23,33 +25,26 @@ export interface AccessFields {
   readonly route: string
   readonly upstream: string | undefined
   readonly user: string | undefined
-  readonly outcome: string | undefined
+  readonly outcome: AccessOutcome | undefined
 }
 
-type Internals = Record<symbol, unknown>
+const levelText = '{"level":"info"'
+const end = ',"msg":"request"}\n'
+const str = (value: string | undefined, key: string): string => value === undefined ? '' : `,"${key}":${JSON.stringify(value)}`
 
-/** A writer of access lines (`msg: "request"`, level info) through `logger`. */
+/**
+ * A writer of access lines (`msg: "request"`, level info) for `logger`. The line's fields hold no
+ * secret (the path without its query, the subject, never a header or cookie), so the ordinary
+ * path skips the redaction pass too.
+ */
 export function createAccessLineWriter (logger: Logger): (fields: AccessFields) => void {
-  const s = pino.symbols
-  const l = logger as unknown as Internals
-  const stream = l[s.streamSym] as { write?: unknown } | undefined
-  const formatters = l[s.formattersSym] as { log?: unknown } | undefined
-  const hooks = l[s.hooksSym] as { streamWrite?: unknown } | undefined
-  const levelPrefix = (l[s.lsCacheSym] as Record<number, string> | undefined)?.[logger.levels.values.info as number]
-  const plain = typeof stream?.write === 'function' &&
-    (stream as Internals)[s.needsMetadataGsym] !== true &&
-    l[s.mixinSym] == null && formatters?.log === undefined && hooks?.streamWrite == null &&
-    l[s.nestedKeySym] == null && l[(s as unknown as Record<string, symbol>).msgPrefixSym as symbol] == null && l[s.messageKeySym] === 'msg' &&
-    typeof levelPrefix === 'string' && typeof l[s.timeSym] === 'function' && typeof l[s.chindingsSym] === 'string'
-  if (!plain) return (fields) => { logger.info({ ...fields }, 'request') }
-
-  const out = stream as { write (line: string): unknown }
-  const time = l[s.timeSym] as () => string
-  const chindings = l[s.chindingsSym] as string
-  const end = `,"msg":"request"${l[s.endSym] as string}`
-  const str = (value: string | undefined, key: string): string => value === undefined ? '' : `,"${key}":${JSON.stringify(value)}`
+  const out = jsonLineOutput(logger)
+  if (out === undefined) {
+    const plain = logger.child({}, { redact: [] })
+    return (fields) => { plain.info({ ...fields }, 'request') }
+  }
   return (f) => {
-    out.write(levelPrefix + time() + chindings +
+    out.write(levelText + isoTimestamp() + baseFieldsText +
       `,"requestId":${JSON.stringify(f.requestId)},"method":${JSON.stringify(f.method)}` + str(f.path, 'path') +
       `,"status":${numberText(f.status)},"durationMs":${numberText(f.durationMs)},"route":${JSON.stringify(f.route)}` +
       str(f.upstream, 'upstream') + str(f.user, 'user') + str(f.outcome, 'outcome') + end)

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
 import { createAccessLineWriter } from './access-line.js'
 import type { Metrics } from './metrics.js'
 
@@ -34,13 +35,14 @@ export interface AccessLogOptions {
  * or state), status, duration, route, upstream, the user's subject and the outcome. A request
  * whose client disconnects first is logged once too, with status 499 and outcome
  * `client_aborted`, unless the gateway cut it at the end of its shutdown drain: then status 503
- * and outcome `shutdown_cut`. Must be called on the root instance so it covers every route.
+ * and outcome `shutdown_cut`. Must be called on the root instance so it covers every route. The
+ * lines go to `logger`'s destination (the gateway's root logger).
  */
-export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 'request'>, options: AccessLogOptions = {}): void {
-  // The line's fields are built here from values that hold no secret (the path without its query,
-  // the subject, never a header or cookie), so it skips the redaction pass: a clone and walk of
-  // every field, the largest per-request cost the CPU profile showed in the gateway's own code.
-  const accessLine = createAccessLineWriter(app.log.child({}, { redact: [] }) as never)
+export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 'request'>, logger: Logger, options: AccessLogOptions = {}): void {
+  // The line's fields are built here from values that hold no secret, so it skips the redaction
+  // pass: a clone and walk of every field, the largest per-request cost the CPU profile showed in
+  // the gateway's own code.
+  const accessLine = createAccessLineWriter(logger)
 
   function write (request: FastifyRequest, status: number, elapsedMs: number, aborted: 'client_aborted' | 'shutdown_cut' | null): void {
     // The request state is set by the first onRequest hook; it marks the line as written.

@@ -7,7 +7,9 @@
  * are small fixed sets. Every name and label here is public API, listed in docs/operations.md.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { RefreshReport } from '../session/refresh-types.js'
+import type { SignInOutcome } from '../domain/outcomes.js'
+import type { RefreshReport } from '../domain/refresh.js'
+import { BoundedMap } from '../util/bounded-map.js'
 
 /** Seconds; from a fast local cache hit to a slow upstream. */
 const requestBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -25,7 +27,7 @@ export interface Metrics {
   /** One finished HTTP request. */
   request (route: string, status: number, durationMs: number): void
   upstreamError (route: string, kind: UpstreamErrorKind): void
-  signIn (outcome: string): void
+  signIn (outcome: SignInOutcome): void
   /** One coordinated refresh in this process (however many requests shared it). */
   refresh (report: Pick<RefreshReport, 'outcome' | 'trigger' | 'grantSent' | 'waitedMs'>): void
   store (operation: string, durationMs: number, failed: boolean): void
@@ -140,23 +142,21 @@ export function createMetrics (): Metrics {
   // Bounded: routes are configured and status classes are 1xx to 5xx (a reload adds a few).
   interface Count { readonly labels: { route: string, status_class: string }, pending: number }
   interface RouteSeries { readonly duration: Histogram.Internal<'route'>, readonly counts: Array<Count | undefined> }
-  const perRoute = new Map<string, RouteSeries>()
-  function flushRequestCounts (): void {
-    for (const series of perRoute.values()) {
-      for (const count of series.counts) {
-        if (count === undefined || count.pending === 0) continue
-        requests.inc(count.labels, count.pending)
-        count.pending = 0
-      }
+  function flushSeries (series: RouteSeries): void {
+    for (const count of series.counts) {
+      if (count === undefined || count.pending === 0) continue
+      requests.inc(count.labels, count.pending)
+      count.pending = 0
     }
+  }
+  // A series forgotten at the bound hands its counts over first.
+  const perRoute = new BoundedMap<string, RouteSeries>(1000, (_route, series) => { flushSeries(series) })
+  function flushRequestCounts (): void {
+    for (const series of perRoute.values()) flushSeries(series)
   }
   function seriesOf (route: string): RouteSeries {
     let series = perRoute.get(route)
     if (series === undefined) {
-      if (perRoute.size >= 1000) {
-        flushRequestCounts()
-        perRoute.clear()
-      }
       series = { duration: duration.labels({ route }), counts: [] }
       perRoute.set(route, series)
     }

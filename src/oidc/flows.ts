@@ -1,7 +1,7 @@
 import * as client from 'openid-client'
 import type { ProviderConfig } from '../config/types.js'
 import { gatewayError, GatewayError } from '../errors.js'
-import type { Identity, Tokens } from '../session/types.js'
+import type { Identity, Tokens } from '../domain/types.js'
 import { classifyProviderError, type ProviderFailure } from './errors.js'
 import { identityFromClaims } from './identity.js'
 import type { Provider } from './provider.js'

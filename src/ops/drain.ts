@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { sendError } from '../http/respond.js'
+import { sendError } from '../render/respond.js'
 
 /*
  * The drain at shutdown, as requests see it. Once it starts, a request that still arrives (on a

@@ -1,6 +1,6 @@
 import type { AccessRule, RouteConfig } from '../config/types.js'
 import { compilePolicy, type CompiledPolicy, type CompiledRule } from '../policy/decide.js'
-import { createRouteTable, type RouteTable } from '../proxy/routes.js'
+import { createRouteTable, type RouteTable } from '../policy/routes.js'
 
 /**
  * The part of the configuration a reload may replace while the gateway serves: the route table,

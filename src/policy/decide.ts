@@ -5,8 +5,8 @@
  * explain` all call the same function, so what an operator tests is what the gateway does.
  */
 import type { AccessRule, RouteConfig } from '../config/types.js'
-import type { Identity } from '../session/types.js'
-import { canonicalDomain, canonicalEmail, emailDomain } from './email.js'
+import type { Identity } from '../domain/types.js'
+import { canonicalDomain, canonicalEmail, emailDomain } from '../domain/email.js'
 
 /**
  * How a decision came about; callers turn it into a status:

@@ -23,9 +23,9 @@
  * route. Everything else takes the full reading below.
  */
 import type { RouteConfig } from '../config/types.js'
-import type { RouteEntry, RouteTable } from '../proxy/routes.js'
+import type { RouteEntry, RouteTable } from './routes.js'
 import type { CompiledPolicy, CompiledRule } from './decide.js'
-import { emailDomain } from './email.js'
+import { emailDomain } from '../domain/email.js'
 
 /** The path is refused: readings disagree and no selected route is the strictest. */
 export const AMBIGUOUS = Symbol('ambiguous path')

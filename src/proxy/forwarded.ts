@@ -6,6 +6,7 @@
  */
 
 import { BlockList, isIP } from 'node:net'
+import { BoundedMap } from '../util/bounded-map.js'
 
 export type Protocol = 'http' | 'https'
 
@@ -44,25 +45,23 @@ export function createForwarding (trustedProxies: readonly string[]): Forwarding
   for (const entry of trustedProxies) addEntry(list, entry)
 
   // Asked on every request, mostly about the same few peers: answers are remembered (bounded).
-  const known = new Map<string, boolean>()
+  const known = new BoundedMap<string, boolean>(4096)
   function isTrusted (ip: string): boolean {
     if (trustedProxies.length === 0) return false
     const remembered = known.get(ip)
     if (remembered !== undefined) return remembered
     const address = parseAddress(ip)
     const trusted = address !== null && list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4')
-    if (known.size >= 4096) known.clear()
     known.set(ip, trusted)
     return trusted
   }
 
   // The peer's address in plain form, asked on every request about the same few peers (bounded).
-  const peers = new Map<string, string>()
+  const peers = new BoundedMap<string, string>(4096)
   function plainPeer (remoteAddress: string): string {
     let peer = peers.get(remoteAddress)
     if (peer === undefined) {
       peer = parseAddress(remoteAddress) ?? remoteAddress
-      if (peers.size >= 4096) peers.clear()
       peers.set(remoteAddress, peer)
     }
     return peer

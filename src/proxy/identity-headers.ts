@@ -7,8 +7,9 @@
  */
 
 import type { IdentityConfig } from '../config/types.js'
-import type { Identity } from '../session/types.js'
+import type { Identity } from '../domain/types.js'
 import { connectionListed, hopByHop } from './hop-by-hop.js'
+import { BoundedMap } from '../util/bounded-map.js'
 
 export type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>
 export type OutgoingHeaders = Record<string, string | string[]>
@@ -83,13 +84,12 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
   const RESERVED = 1
   const COOKIE = 2
   const HOP = 3
-  const seen = new Map<string, number>()
+  const seen = new BoundedMap<string, number>(1024)
   function kindOf (name: string): number {
     const known = seen.get(name)
     if (known !== undefined) return known
     const canonical = canonicalName(name)
     const kind = hopByHop.has(name.toLowerCase()) ? HOP : reserved.has(canonical) || canonical.startsWith(RESERVED_PREFIX) ? RESERVED : canonical === 'cookie' ? COOKIE : KEEP
-    if (seen.size >= 1024) seen.clear()
     seen.set(name, kind)
     return kind
   }
@@ -129,7 +129,7 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
     return list
   }
 
-  const safeAssertions = new Set<string>()
+  const safeAssertions = new BoundedMap<string, true>(1024)
 
   function apply (headers: IncomingHeaders, ctx: IdentityContext): OutgoingHeaders {
     const out = strip(headers)
@@ -151,8 +151,7 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
       // The same assertion is sent with many requests (the signer reuses it): checked once.
       if (safeAssertions.has(assertion)) out[names.assertion] = assertion
       else if (!unsafeValue.test(assertion)) {
-        if (safeAssertions.size >= 1024) safeAssertions.clear()
-        safeAssertions.add(assertion)
+        safeAssertions.set(assertion, true)
         out[names.assertion] = assertion
       }
     }

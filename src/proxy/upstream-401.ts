@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { sendError } from '../http/respond.js'
+import { sendError } from '../render/respond.js'
 import { decide, type CompiledPolicy } from '../policy/decide.js'
 import type { Refresher } from '../session/refresh.js'
 import { hasBody, type UpstreamAnswer } from './forward.js'
@@ -12,8 +12,6 @@ export interface Upstream401Options {
   readonly policy: CompiledPolicy
   /** Called again for the refreshed session before the retry (as the gate calls it, e.g. to sign an assertion). */
   readonly onAllowed?: (request: FastifyRequest) => Promise<void> | void
-  /** Called with every decision taken on an upstream 401 (metrics). */
-  readonly onDecision?: (outcome: Upstream401Outcome) => void
 }
 
 /**
@@ -57,7 +55,6 @@ export function createUpstream401Handler (options: Upstream401Options): (request
     const session = state.session
     const decided = (outcome: Upstream401Outcome): void => {
       request.log.info({ upstream401: outcome }, 'upstream answered 401')
-      options.onDecision?.(outcome)
     }
     if (session === null) return res.pass()
     const refusal = retryRefusal(request)

@@ -2,7 +2,8 @@ import { timingSafeEqual } from 'node:crypto'
 import type { SessionCacheConfig } from '../config/types.js'
 import type { SessionEvents } from './events.js'
 import type { Ticket } from './ticket.js'
-import type { SessionRecord } from './types.js'
+import type { SessionRecord } from '../domain/types.js'
+import { BoundedMap } from '../util/bounded-map.js'
 
 /*
  * The in-process cache of decrypted sessions: a signed-in request whose session is cached costs
@@ -62,8 +63,9 @@ interface Entry {
 export function createSessionCache (options: SessionCacheOptions): SessionCache {
   const now = options.now ?? Date.now
   const maxTombstones = options.maxTombstones ?? 10_000
-  const entries = new Map<string, Entry>()
-  const tombstones = new Map<string, number>()
+  const entries = new BoundedMap<string, Entry>(options.maxEntries)
+  // Forgetting a tombstone raises the floor past it: a read begun before that end is refused.
+  const tombstones = new BoundedMap<string, number>(maxTombstones, (_id, oldestEpoch) => { floor = Math.max(floor, oldestEpoch + 1) })
   const stats = { hits: 0, misses: 0, invalidations: 0 }
   let epoch = 0
   let floor = 0
@@ -82,7 +84,6 @@ export function createSessionCache (options: SessionCacheOptions): SessionCache 
         return undefined
       }
       // Least recently used order: a hit moves the entry to the end.
-      entries.delete(id)
       entries.set(id, entry)
       stats.hits++
       return entry.record
@@ -94,21 +95,13 @@ export function createSessionCache (options: SessionCacheOptions): SessionCache 
       const t = now()
       const until = Math.min(t + options.ttlMs, record.expiresAt, t + storeTtlMs)
       if (until <= t || ticket.key.length !== 32) return
-      entries.delete(id)
       entries.set(id, { key: Buffer.from(ticket.key), record, until })
-      if (entries.size > options.maxEntries) entries.delete(entries.keys().next().value as string)
     },
     invalidate (id) {
       stats.invalidations++
       entries.delete(id)
-      tombstones.delete(id)
       tombstones.set(id, epoch)
       epoch++
-      if (tombstones.size > maxTombstones) {
-        const [oldestId, oldestEpoch] = tombstones.entries().next().value as [string, number]
-        tombstones.delete(oldestId)
-        floor = Math.max(floor, oldestEpoch + 1)
-      }
     },
     setLive (next) {
       // Either way, reads begun before the change may predate a lost message: refuse them.

@@ -183,6 +183,8 @@ export function createRedisStore (config: RedisConfig, logger?: StoreLogger, onC
     if (subscriber === null) {
       // Its own connection: a connection in subscriber mode cannot run other commands. ioredis
       // subscribes again to every channel after a reconnect.
+      // The two branches are the same call: each narrows the union, since TypeScript cannot call
+      // a method whose two overloaded signatures are incompatible on a `Redis | Cluster`.
       const created: Client = client instanceof Cluster ? client.duplicate() : client.duplicate()
       subscriber = created
       watch(created, 'subscriber')

@@ -4,10 +4,11 @@ import type { SessionEvents, SessionEventKind } from './events.js'
 import type { Sessions } from './sessions.js'
 import type { SessionStore } from './store.js'
 import type { Ticket } from './ticket.js'
-import type { FreshSession, RefreshReport, RefreshReportOutcome, RefreshTrigger } from './refresh-types.js'
-import type { SessionRecord } from './types.js'
+import type { FreshSession, RefreshReport, RefreshReportOutcome, RefreshTrigger } from '../domain/refresh.js'
+import type { SessionRecord } from '../domain/types.js'
+import { BoundedMap } from '../util/bounded-map.js'
 
-export type { FreshSession, RefreshReport, RefreshReportOutcome, RefreshTrigger } from './refresh-types.js'
+export type { FreshSession, RefreshReport, RefreshReportOutcome, RefreshTrigger } from '../domain/refresh.js'
 
 /*
  * Refresh coordination: exactly one refresh grant per session per expiry, across every request
@@ -101,7 +102,7 @@ export function createRefresher (options: RefresherOptions): Refresher {
   const recheckMs = Math.max(100, Math.min(1000, Math.floor(leaseMs / 2)))
   const inflight = new Map<string, { promise: Promise<FreshSession>, requests: number }>()
   // Session id -> time before which a still-valid token is served without a new attempt.
-  const paused = new Map<string, number>()
+  const paused = new BoundedMap<string, number>(MAX_PAUSED)
 
   function needsRefresh (record: SessionRecord): boolean {
     const at = record.tokens.accessTokenExpiresAt
@@ -118,9 +119,7 @@ export function createRefresher (options: RefresherOptions): Refresher {
   }
 
   function pause (id: string): void {
-    paused.delete(id)
     paused.set(id, now() + retryAfterMs)
-    if (paused.size > MAX_PAUSED) paused.delete(paused.keys().next().value as string)
   }
 
   /** What one coordination learned, filled in as it goes and reported once at the end. */

@@ -3,7 +3,7 @@ import { open, seal } from './crypto.js'
 import { sessionKeys, type SessionKeys } from './keys.js'
 import type { SessionStore } from './store.js'
 import { newTicket, type Ticket } from './ticket.js'
-import type { SessionRecord } from './types.js'
+import type { SessionRecord } from '../domain/types.js'
 
 /**
  * The session repository: session records in, opaque bytes in the store out. Each record is

@@ -8,13 +8,9 @@ import { createKeyring, LEAD_MS, SYNC_MS, type Keyring } from '../../src/asserti
 import { keyringKeys } from '../../src/session/keys.js'
 import { createMemoryStore } from '../../src/session/memory-store.js'
 import type { SessionStore } from '../../src/session/store.js'
+import { createFrozenClock } from '../helpers/clock.js'
 
-/** A frozen clock: time moves only when the test says so, so expiry edges are exact. */
-interface FrozenClock { now (): number, advance (ms: number): void }
-function frozenClock (): FrozenClock {
-  let t = Date.now()
-  return { now: () => t, advance: (ms) => { t += ms } }
-}
+type FrozenClock = ReturnType<typeof createFrozenClock>
 
 const TTL = 120_000
 const ROTATE = 3_600_000
@@ -24,7 +20,7 @@ const KEYS = keyringKeys('test:')
 interface Logged { level: string, msg: string, obj: object }
 
 function setup (): { clock: FrozenClock, store: SessionStore, logs: Logged[], ring: (opts?: { fileKey?: SigningKey, secrets?: string[], store?: SessionStore }) => Keyring } {
-  const clock = frozenClock()
+  const clock = createFrozenClock()
   const store = createMemoryStore({ now: clock.now })
   const logs: Logged[] = []
   const logger = {

@@ -3,14 +3,9 @@ import t from 'tap'
 import { generateSigningKey, type SigningKey } from '../../src/assertion/key.js'
 import type { Keyring } from '../../src/assertion/keyring.js'
 import { createAssertionSigner, type AssertionSubject } from '../../src/assertion/signer.js'
-import type { Identity } from '../../src/session/types.js'
+import type { Identity } from '../../src/domain/types.js'
+import { createFrozenClock } from '../helpers/clock.js'
 
-/** A frozen clock: time moves only when the test says so, so expiry edges are exact. */
-interface FrozenClock { now (): number, advance (ms: number): void }
-function frozenClock (): FrozenClock {
-  let t = Date.now()
-  return { now: () => t, advance: (ms) => { t += ms } }
-}
 
 const TTL = 120_000
 const ISSUER = 'https://apps.example.com'
@@ -43,7 +38,7 @@ function fixedKeyring (first: SigningKey): { keyring: Keyring, use (key: Signing
 }
 
 t.test('signer: the assertion is an ES256 JWT with kid and exactly iss, aud, sub, email, groups, iat, exp, jti', async (t) => {
-  const clock = frozenClock()
+  const clock = createFrozenClock()
   const key = await generateSigningKey()
   const { keyring, published } = fixedKeyring(key)
   const signer = createAssertionSigner({ keyring, issuer: ISSUER, ttlMs: TTL, now: clock.now })
@@ -62,7 +57,7 @@ t.test('signer: the assertion is an ES256 JWT with kid and exactly iss, aud, sub
 })
 
 t.test('signer: a session reuses its assertion while more than half its lifetime is left, then gets a new one', async (t) => {
-  const clock = frozenClock()
+  const clock = createFrozenClock()
   const { keyring } = fixedKeyring(await generateSigningKey())
   const signer = createAssertionSigner({ keyring, issuer: ISSUER, ttlMs: TTL, now: clock.now })
   const first = await signer.assertionFor(subject(), AUD)
@@ -79,7 +74,7 @@ t.test('signer: a session reuses its assertion while more than half its lifetime
 })
 
 t.test('signer: the cache is per session, session generation, audience and key', async (t) => {
-  const clock = frozenClock()
+  const clock = createFrozenClock()
   const k1 = await generateSigningKey()
   const ring = fixedKeyring(k1)
   const signer = createAssertionSigner({ keyring: ring.keyring, issuer: ISSUER, ttlMs: TTL, now: clock.now })
@@ -103,7 +98,7 @@ t.test('signer: the cache is per session, session generation, audience and key',
 })
 
 t.test('signer: cachedAssertion answers without waiting exactly when assertionFor would reuse its cached token', async (t) => {
-  const clock = frozenClock()
+  const clock = createFrozenClock()
   const k1 = await generateSigningKey()
   const ring = fixedKeyring(k1)
   const signer = createAssertionSigner({ keyring: ring.keyring, issuer: ISSUER, ttlMs: TTL, now: clock.now })
@@ -125,7 +120,7 @@ t.test('signer: cachedAssertion answers without waiting exactly when assertionFo
 })
 
 t.test('signer: the cache holds at most maxEntries assertions', async (t) => {
-  const clock = frozenClock()
+  const clock = createFrozenClock()
   const { keyring } = fixedKeyring(await generateSigningKey())
   const signer = createAssertionSigner({ keyring, issuer: ISSUER, ttlMs: TTL, now: clock.now, maxEntries: 3 })
   for (const sid of ['a', 'b', 'c', 'd']) await signer.assertionFor(subject(sid), AUD)
@@ -138,7 +133,7 @@ t.test('signer: the cache holds at most maxEntries assertions', async (t) => {
 })
 
 t.test('signer: a lifetime that is not whole seconds is cut to whole seconds, never to zero', async (t) => {
-  const clock = frozenClock()
+  const clock = createFrozenClock()
   const { keyring } = fixedKeyring(await generateSigningKey())
   for (const [ttlMs, seconds] of [[90_500, 90], [500, 1]] as const) {
     const signer = createAssertionSigner({ keyring, issuer: ISSUER, ttlMs, now: clock.now })

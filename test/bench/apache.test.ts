@@ -11,7 +11,7 @@ import { startBenchRedis } from '../../bench/redis.js'
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../demo/accounts.js'
 import { startDevProvider } from '../../demo/provider.js'
 import { startDemoApp } from '../../demo/upstream.js'
-import { freePort } from '../helpers/redis.js'
+import { freePort } from '../helpers/listen.js'
 
 const { install, note } = apacheAvailable()
 

@@ -1,12 +1,12 @@
 import t from 'tap'
-import { redactConfig, redactSecrets, redactUrlPassword } from '../../src/config/redact.js'
+import { redactSecrets, redactUrlPassword } from '../../src/config/redact.js'
 import { CLIENT_SECRET, COOKIE_SECRET, configWith } from '../fixtures/config/base.js'
 
 t.test('redact: client secret, cookie secrets, redis passwords and URL passwords are replaced', async t => {
   const config = configWith(r => {
     r.redis = { url: 'redis://:url-pass@cache:6379/0', password: 'redis-pass' }
   })
-  const redacted = redactConfig(config) as any
+  const redacted = redactSecrets(config) as any
   t.equal(redacted.provider.clientSecret, '<redacted>')
   t.strictSame(redacted.session.cookie.secrets, ['<redacted>'], 'the number of secrets stays visible')
   t.equal(redacted.redis.password, '<redacted>')
@@ -20,7 +20,7 @@ t.test('redact: sentinel password redacted; settings that merely mention tokens 
     r.redis = { sentinel: { name: 'm', nodes: ['s:26379'], password: 'sentinel-pass' } }
     r.identity = { pass_access_token: true }
   })
-  const redacted = redactConfig(config) as any
+  const redacted = redactSecrets(config) as any
   t.strictSame(redacted.redis.sentinel, { name: 'm', nodes: ['s:26379'], password: '<redacted>' })
   t.equal(redacted.identity.passAccessToken, true)
   t.equal(redacted.redis.password, null, 'an unset password stays visibly unset')
@@ -28,7 +28,7 @@ t.test('redact: sentinel password redacted; settings that merely mention tokens 
 
 t.test('redact: the copy is plain and unfrozen; the config itself is untouched', async t => {
   const config = configWith(() => {})
-  const redacted = redactConfig(config) as any
+  const redacted = redactSecrets(config) as any
   t.notOk(Object.isFrozen(redacted))
   t.equal(config.provider.clientSecret, CLIENT_SECRET)
   t.equal(redacted.provider.clientId, 'client-id-123')

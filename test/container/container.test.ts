@@ -26,7 +26,8 @@ import { root } from '../helpers/build.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { listenOnLoopback } from '../helpers/listen.js'
 import { podman, podmanMissing, removeQuietly, runEngine } from '../helpers/podman.js'
-import { freePort, startRedis, type RedisServer } from '../helpers/redis.js'
+import { freePort } from '../helpers/listen.js'
+import { startRedis, type RedisServer } from '../helpers/redis.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
 
 const missing = podmanMissing()

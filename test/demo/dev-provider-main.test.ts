@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { ensureBuilt, root } from '../helpers/build.js'
-import { freePort } from '../helpers/redis.js'
+import { freePort } from '../helpers/listen.js'
 
 /*
  * The development provider's own process (docker/compose.dev.yaml's `provider` service): it lets

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http'
 import t from 'tap'
 import { startNginx } from '../helpers/nginx.js'
-import { freePort } from '../helpers/redis.js'
+import { freePort, listenOnLoopback } from '../helpers/listen.js'
 
 // The compose load balancer's config, rendered as the nginx image renders templates (defined
 // environment variables only), run by a real nginx in front of two stand-in replicas on loopback.
@@ -22,8 +22,7 @@ async function startReplica (name: string): Promise<Replica> {
     socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
     socket.on('data', (d) => socket.write(d))
   })
-  const port = await freePort()
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+  const port = Number(new URL(await listenOnLoopback(server)).port)
   return { name, server, port, seen }
 }
 

@@ -1,14 +1,15 @@
 /**
  * Runs the built gateway as an operator does, `node dist/src/cli.js serve --config FILE`, so
  * signals, reloads and TLS are tested on a real process. Needs the project built first
- * (`npx tsc -p .`, which `npm test` does).
+ * (`npx tsc -p .`, which `npm test` does); a missing or stale build is rebuilt (helpers/build.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
+import { ensureBuilt } from './build.js'
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url))
 const live = new Set<ChildProcess>()
@@ -29,6 +30,8 @@ export interface GatewayProcess {
   /** Resolves with the exit code (null when killed by a signal) when the process ends. */
   readonly exited: Promise<number | null>
   signal (name: NodeJS.Signals): void
+  /** Sends SIGTERM and waits for the exit code (SIGKILL after 10 s). */
+  stop (): Promise<number | null>
 }
 
 /** Writes a config object as YAML into a fresh temporary directory; returns the file's path. */
@@ -48,7 +51,7 @@ export function rewriteConfigFile (file: string, content: Record<string, unknown
  * (`readyText` for a non-JSON log format). The process is SIGKILLed when the test process exits.
  */
 export async function spawnGateway (file: string, options: { readyText?: string, timeoutMs?: number } = {}): Promise<GatewayProcess> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build the project first with \`npx tsc -p .\``)
+  ensureBuilt('dist/src/cli.js', ['src'])
   const child = spawn(process.execPath, [CLI, 'serve', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
   live.add(child)
   const lines: LogLine[] = []
@@ -101,7 +104,13 @@ export async function spawnGateway (file: string, options: { readyText?: string,
     waitForLine: (predicate, timeoutMs = 10_000) => waitUntil(() => lines.find(predicate), 'a log line', timeoutMs),
     waitForText: async (wanted, timeoutMs = 10_000) => { await waitUntil(() => text.includes(wanted) ? true : undefined, JSON.stringify(wanted), timeoutMs) },
     exited,
-    signal: (name) => { child.kill(name) }
+    signal: (name) => { child.kill(name) },
+    async stop () {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+      try { return await exited } finally { clearTimeout(timer) }
+    }
   }
   const timeoutMs = options.timeoutMs ?? 15_000
   if (options.readyText !== undefined) await gateway.waitForText(options.readyText, timeoutMs)

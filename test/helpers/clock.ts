@@ -13,3 +13,12 @@ export function createTestClock (): TestClock {
     reset: () => { offset = 0 }
   }
 }
+
+/**
+ * A frozen clock: time moves only when the test says so, so expiry edges are exact. Starts at
+ * `start` (now by default). For code that reads only the clock it is given, not real timers.
+ */
+export function createFrozenClock (start = Date.now()): Pick<TestClock, 'now' | 'advance'> {
+  let at = start
+  return { now: () => at, advance: (ms) => { at += ms } }
+}

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createConnection, createServer } from 'node:net'
+import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { Redis } from 'ioredis'
+import { freePort } from './listen.js'
 
 /** A redis-server child process on 127.0.0.1, for tests. */
 export interface RedisServer {
@@ -49,22 +50,6 @@ function findBinary (): string {
     } catch { /* try the next */ }
   }
   throw new Error('redis-server is not installed: install it with `apt-get install -y redis-server`')
-}
-
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => {
-        if (address !== null && typeof address === 'object') resolve(address.port)
-        else reject(new Error('no port'))
-      })
-    })
-  })
 }
 
 /** One PING over a raw socket; true on `+PONG` within `ms`. */

@@ -9,14 +9,15 @@ import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../demo/accounts.js'
 import { startDevProvider, type DevProvider, type DevProviderOptions } from '../../demo/provider.js'
 import { startDemoApp } from '../../demo/upstream.js'
 import { CookieJar } from './cookie-jar.js'
-import { startGatewayProcess, type GatewayProcess } from './gateway-process.js'
-import { freePort, type RedisServer } from './redis.js'
+import { startGatewayProcess, type ReplicaProcess } from './gateway-process.js'
+import { type RedisServer } from './redis.js'
+import { freePort } from './listen.js'
 import { fetchWithJar, signIn } from './signin.js'
 import { baseRawConfig, type RawConfig } from './stack.js'
 
 export interface Replicas {
   readonly provider: DevProvider
-  readonly gateways: readonly [GatewayProcess, GatewayProcess]
+  readonly gateways: readonly [ReplicaProcess, ReplicaProcess]
   readonly redis: Redis
   readonly upstreamUrl: string
   close (): Promise<void>
@@ -40,7 +41,7 @@ export async function startReplicas (options: ReplicaOptions): Promise<Replicas>
     clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: urls.map((u) => `${u}/oauth2/callback`) }],
     ...options.providerOptions
   })
-  const gateways: GatewayProcess[] = []
+  const gateways: ReplicaProcess[] = []
   try {
     for (const [i, port] of ports.entries()) {
       const raw = baseRawConfig({ publicUrl: urls[i]!, port, issuer: provider.issuer, upstream: upstreamUrl, store: 'redis', redisUrl: options.redis.url })
@@ -59,7 +60,7 @@ export async function startReplicas (options: ReplicaOptions): Promise<Replicas>
   const redis = new Redis(options.redis.url)
   return {
     provider,
-    gateways: gateways as unknown as [GatewayProcess, GatewayProcess],
+    gateways: gateways as unknown as [ReplicaProcess, ReplicaProcess],
     redis,
     upstreamUrl,
     async close () {
@@ -103,12 +104,12 @@ export async function sleepUntil (at: number): Promise<void> {
 
 /** Where each gateway's log stands now; pass it to the functions below to see only later lines. */
 export function logMark (replicas: Replicas): number[] {
-  return replicas.gateways.map((g) => g.logs.length)
+  return replicas.gateways.map((g) => g.lines.length)
 }
 
 /** The `token refresh` log lines of both gateways (written after `mark`, when given). */
 export function refreshLogs (replicas: Replicas, mark?: readonly number[]): Array<Record<string, unknown>> {
-  return replicas.gateways.flatMap((g, i) => g.logs.slice(mark?.[i] ?? 0).filter((l) => typeof l.refresh === 'string'))
+  return replicas.gateways.flatMap((g, i) => g.lines.slice(mark?.[i] ?? 0).filter((l) => typeof l.refresh === 'string'))
 }
 
 /**

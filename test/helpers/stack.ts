@@ -10,9 +10,9 @@ import { buildGateway, type Gateway } from '../../src/app.js'
 import { parseConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/types.js'
 import { createLogger } from '../../src/observability/logger.js'
-import { freePort, startRedis, type RedisServer } from './redis.js'
-
-export const COOKIE_SECRET = 'test-cookie-secret-0123456789-abcdefghijklmnop'
+import { startRedis, type RedisServer } from './redis.js'
+import { baseRaw } from '../fixtures/config/base.js'
+import { freePort } from './listen.js'
 
 /** A YAML-shaped config object (snake_case keys) that tests may change before it is parsed. */
 export type RawConfig = Record<string, any>
@@ -32,8 +32,8 @@ export interface StackOptions {
   readonly upstreamUrl?: string
   /** Fixed gateway port (default: a free one). */
   readonly port?: number
-  /** public_url override (defaults to the gateway's own address). */
-  readonly publicUrl?: string
+  /** public_url override, or one made from the picked port (defaults to the gateway's own address). */
+  readonly publicUrl?: string | ((port: number) => string)
   /** The gateway's clock (sessions, expiry, refresh decisions); the provider keeps the real one. */
   readonly now?: () => number
 }
@@ -53,31 +53,24 @@ export interface Stack {
   close (): Promise<void>
 }
 
-/** The base raw config every integration test starts from. */
+/**
+ * The base raw config every integration test starts from: the one base config
+ * (fixtures/config/base.ts) on loopback, against the development provider and the demo upstream.
+ */
 export function baseRawConfig (options: { publicUrl: string, port: number, issuer: string, upstream: string, store: 'redis' | 'memory', redisUrl?: string }): RawConfig {
-  return {
-    server: { listen: `127.0.0.1:${options.port}`, public_url: options.publicUrl },
-    provider: {
-      type: 'google',
-      issuer: options.issuer,
-      client_id: DEMO_CLIENT_ID,
-      client_secret: DEMO_CLIENT_SECRET,
-      allow_insecure_issuer: true,
-      timeout: '5s'
-    },
-    session: {
-      store: options.store,
-      cookie: { secrets: [COOKIE_SECRET], secure: false }
-    },
-    ...(options.redisUrl === undefined ? {} : { redis: { url: options.redisUrl } }),
-    access: { email_domains: ['example.com'] },
-    routes: [
-      { path: '/', upstream: options.upstream },
-      { path: '/public/', upstream: options.upstream, public: true },
-      { path: '/api/', upstream: options.upstream, api: true }
-    ],
-    logging: { level: 'info' }
-  }
+  const raw = baseRaw()
+  raw.server = { listen: `127.0.0.1:${options.port}`, public_url: options.publicUrl }
+  raw.provider = { ...raw.provider, issuer: options.issuer, client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, allow_insecure_issuer: true, timeout: '5s' }
+  raw.session = { store: options.store, cookie: { ...raw.session.cookie, secure: false } }
+  if (options.redisUrl === undefined) delete raw.redis
+  else raw.redis = { url: options.redisUrl }
+  raw.routes = [
+    { path: '/', upstream: options.upstream },
+    { path: '/public/', upstream: options.upstream, public: true },
+    { path: '/api/', upstream: options.upstream, api: true }
+  ]
+  raw.logging = { level: 'info' }
+  return raw
 }
 
 /** Parses a raw config object the way `portcullis serve` parses a file. */
@@ -113,7 +106,7 @@ export async function startStack (options: StackOptions = {}): Promise<Stack> {
 async function startStackOnce (options: StackOptions): Promise<Stack> {
   const store = options.store ?? 'redis'
   const port = options.port ?? await freePort()
-  const publicUrl = options.publicUrl ?? `http://127.0.0.1:${port}`
+  const publicUrl = typeof options.publicUrl === 'function' ? options.publicUrl(port) : options.publicUrl ?? `http://127.0.0.1:${port}`
   const owned: Array<() => Promise<void>> = []
 
   const redis = store === 'redis' && options.externalRedis !== true ? (options.redis ?? await startRedis()) : null

@@ -4,9 +4,9 @@ import type { AccessRule, RouteConfig } from '../../src/config/types.js'
 import { createAdmission, type IdentifyVerdict } from '../../src/http/admission.js'
 import type { AuthOutcome } from '../../src/http/authenticate.js'
 import { compilePolicy } from '../../src/policy/decide.js'
-import { createRouteTable } from '../../src/proxy/routes.js'
+import { createRouteTable } from '../../src/policy/routes.js'
 import type { Ticket } from '../../src/session/ticket.js'
-import type { Identity, SessionRecord } from '../../src/session/types.js'
+import type { Identity, SessionRecord } from '../../src/domain/types.js'
 
 const rule = (r: Partial<AccessRule>): AccessRule => ({ emails: [], emailDomains: [], groups: [], claims: {}, ...r })
 function route (path: string, extra: Partial<RouteConfig> = {}): RouteConfig {

@@ -10,7 +10,6 @@
  */
 import t from 'tap'
 import { CookieJar } from '../helpers/cookie-jar.js'
-import { freePort } from '../helpers/redis.js'
 import { chooseAccount, followUntil } from '../helpers/signin.js'
 import { startStack, type Stack } from '../helpers/stack.js'
 
@@ -18,12 +17,9 @@ let stack: Stack
 let publicUrl: string
 
 t.before(async () => {
-  const port = await freePort()
-  publicUrl = `http://localhost:${port}`
   stack = await startStack({
     store: 'memory',
-    port,
-    publicUrl,
+    publicUrl: (port) => `http://localhost:${port}`,
     configure: (raw) => {
       raw.server.trusted_proxies = ['127.0.0.1']
       raw.server.allowed_redirect_hosts = ['.localhost']
@@ -34,6 +30,7 @@ t.before(async () => {
       raw.identity = { pass_access_token: true }
     }
   })
+  publicUrl = stack.config.server.publicUrl
 })
 t.teardown(async () => { await stack?.close() })
 

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser } from 'playwright-core'
 import t from 'tap'
-import { freePort } from '../helpers/redis.js'
+import { freePort } from '../helpers/listen.js'
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const demoScript = fileURLToPath(new URL('../../dist/demo/demo.js', import.meta.url))

@@ -6,7 +6,7 @@ import { buildGateway } from '../../src/app.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { sample } from '../helpers/prometheus.js'
-import { freePort } from '../helpers/redis.js'
+import { freePort } from '../helpers/listen.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
 import { startGatewayProcess } from '../helpers/gateway-process.js'
 import { baseRawConfig, configFrom, startStack } from '../helpers/stack.js'
@@ -183,9 +183,9 @@ for (const fault of ['stalled', 'stopped'] as const) {
     t.ok((await metric(url, 'portcullis_store_breaker_transitions_total', { to: 'open' }) ?? 0) >= 1, 'the opening is counted')
     t.ok((await metric(url, 'portcullis_store_breaker_transitions_total', { to: 'closed' }) ?? 0) >= 1, 'the closing is counted')
     t.equal((await fetch(`${url}/ready`)).status, 200, 'ready again')
-    const line = gateway.logs.find((l) => l.msg === 'request' && l.path === '/app/1')
+    const line = gateway.lines.find((l) => l.msg === 'request' && l.path === '/app/1')
     t.equal(line?.outcome, 'store_unavailable', 'the access line names the outcome')
-    t.ok(gateway.logs.some((l) => l.msg === 'session store breaker open'), 'the opening is logged')
-    t.ok(gateway.logs.some((l) => l.msg === 'session store breaker closed'), 'the closing is logged')
+    t.ok(gateway.lines.some((l) => l.msg === 'session store breaker open'), 'the opening is logged')
+    t.ok(gateway.lines.some((l) => l.msg === 'session store breaker closed'), 'the closing is logged')
   })
 }

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream'
 import t from 'tap'
 import WebSocket from 'ws'
 import { CookieJar } from '../helpers/cookie-jar.js'
-import { freePort } from '../helpers/redis.js'
+import { freePort } from '../helpers/listen.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
 import { startStack, type Stack } from '../helpers/stack.js'
 

@@ -49,7 +49,7 @@ t.test('refresh: 200 concurrent requests over two gateway processes right after 
   t.same(lines.filter((l) => l.refresh === 'refreshed').length, 1)
   t.ok(lines.every((l) => l.refresh === 'refreshed' || l.refresh === 'joined'), 'every other coordination joined it')
   t.ok(lines.every((l) => typeof l.refreshWaitedMs === 'number' && typeof l.refreshRequests === 'number'), 'lock waits and shared requests are log fields')
-  t.ok(r.gateways.every((g, i) => g.logs.slice(mark[i]).some((l) => l.refresh === 'refreshed' || l.refresh === 'joined')), 'both processes took part')
+  t.ok(r.gateways.every((g, i) => g.lines.slice(mark[i]).some((l) => l.refresh === 'refreshed' || l.refresh === 'joined')), 'both processes took part')
 })
 
 t.test('refresh: with refresh-token rotation, 200 concurrent requests over two processes cause one grant per expiry and the rotated token is kept', async (t) => {

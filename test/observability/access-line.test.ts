@@ -22,8 +22,9 @@ const samples: AccessFields[] = [
 
 t.test('access line: written exactly as the logger writes the same fields', async (t) => {
   const sink = capture()
-  const logger = createLogger({ level: 'info', format: 'json' }, sink.stream).child({}, { redact: [] })
-  const write = createAccessLineWriter(logger)
+  const root = createLogger({ level: 'info', format: 'json' }, sink.stream)
+  const logger = root.child({}, { redact: [] })
+  const write = createAccessLineWriter(root)
   for (const fields of samples) {
     write(fields)
     logger.info({ ...fields }, 'request')

@@ -5,7 +5,7 @@ import { buildGateway } from '../../src/app.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { createMemoryStore } from '../../src/session/memory-store.js'
 import type { SessionStore } from '../../src/session/store.js'
-import { freePort } from '../helpers/redis.js'
+import { freePort } from '../helpers/listen.js'
 import { baseRawConfig, configFrom } from '../helpers/stack.js'
 
 t.test('drain: a request arriving on a still-open connection while the gateway drains gets the gateway\'s 503, Connection: close and a normal access line', async (t) => {

@@ -1,11 +1,12 @@
 import t from 'tap'
 import { createLiveRouting } from '../../src/ops/live-routing.js'
 import { decide } from '../../src/policy/decide.js'
-import type { Identity } from '../../src/session/types.js'
+import type { Identity } from '../../src/domain/types.js'
 import { baseRaw, parseRaw } from '../fixtures/config/base.js'
+import { testIdentity } from '../fixtures/session.js'
 
 function identity (email: string): Identity {
-  return { sub: email, email, emailVerified: true, name: null, preferredUsername: null, groups: [], hd: null, claims: {} }
+  return testIdentity({ sub: email, email })
 }
 
 t.test('live routing: a reload swaps the routes and the rules behind the same objects', async (t) => {

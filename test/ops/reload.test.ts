@@ -6,7 +6,7 @@ import { startDemoApp } from '../../demo/upstream.js'
 import { rewriteConfigFile, spawnGateway, writeConfigFile, type GatewayProcess } from '../helpers/cli.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { sample } from '../helpers/prometheus.js'
-import { freePort } from '../helpers/redis.js'
+import { freePort } from '../helpers/listen.js'
 import { signIn } from '../helpers/signin.js'
 import { baseRawConfig, type RawConfig } from '../helpers/stack.js'
 

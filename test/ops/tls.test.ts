@@ -6,8 +6,8 @@ import { join } from 'node:path'
 import t from 'tap'
 import { startDemoApp } from '../../demo/upstream.js'
 import { spawnGateway, writeConfigFile } from '../helpers/cli.js'
-import { freePort } from '../helpers/redis.js'
-import { COOKIE_SECRET } from '../helpers/stack.js'
+import { freePort } from '../helpers/listen.js'
+import { COOKIE_SECRET } from '../fixtures/config/base.js'
 
 /** A self-signed certificate for 127.0.0.1, made with the openssl command line. */
 function selfSigned (): { dir: string, cert: string } {

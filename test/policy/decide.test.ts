@@ -1,7 +1,8 @@
 import t from 'tap'
 import type { AccessRule, RouteConfig } from '../../src/config/types.js'
 import { compilePolicy, decide, type Outcome } from '../../src/policy/decide.js'
-import type { Identity } from '../../src/session/types.js'
+import type { Identity } from '../../src/domain/types.js'
+import { testIdentity } from '../fixtures/session.js'
 
 function rule (r: Partial<AccessRule>): AccessRule {
   return { emails: [], emailDomains: [], groups: [], claims: {}, ...r }
@@ -12,7 +13,7 @@ function route (path: string, r: Partial<RouteConfig> = {}): RouteConfig {
 }
 
 function who (email: string, r: Partial<Identity> = {}): Identity {
-  return { sub: `sub-${email}`, email, emailVerified: true, name: null, preferredUsername: null, groups: [], hd: null, claims: {}, ...r }
+  return testIdentity({ sub: `sub-${email}`, email, ...r })
 }
 
 const root = route('/')

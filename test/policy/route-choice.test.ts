@@ -4,7 +4,7 @@ import type { AccessRule, RouteConfig } from '../../src/config/types.js'
 import { compilePolicy } from '../../src/policy/decide.js'
 import { AMBIGUOUS, UNREADABLE, atLeastAsStrict, chooseRoute, explainReadings } from '../../src/policy/route-choice.js'
 import { normalisePath } from '../../src/proxy/path.js'
-import { createRouteTable } from '../../src/proxy/routes.js'
+import { createRouteTable } from '../../src/policy/routes.js'
 import { readAs, readPath, readerCovers, strictestHandler, type Handler } from '../helpers/upstream-readers.js'
 
 const rule = (r: Partial<AccessRule>): AccessRule => ({ emails: [], emailDomains: [], groups: [], claims: {}, ...r })

@@ -1,26 +1,18 @@
 import t from 'tap'
 import type { IdentityConfig } from '../../src/config/types.js'
-import type { Identity } from '../../src/session/types.js'
+import type { Identity } from '../../src/domain/types.js'
 import { createIdentityHeaders } from '../../src/proxy/identity-headers.js'
+import { configWith } from '../fixtures/config/base.js'
 
+/** The identity section of the base config (X-Forwarded-* headers, the assertion on), changed by `extra`. */
+const defaults = configWith(() => {}).identity
 function config (extra: Partial<IdentityConfig> = {}): IdentityConfig {
-  return {
-    headers: {
-      user: 'X-Forwarded-User',
-      email: 'X-Forwarded-Email',
-      preferredUsername: 'X-Forwarded-Preferred-Username',
-      groups: 'X-Forwarded-Groups'
-    },
-    passAccessToken: false,
-    passIdToken: false,
-    assertion: { enabled: true, header: 'X-Portcullis-Assertion', keyFile: null, ttlMs: 60_000, rotateMs: 86_400_000 },
-    ...extra
-  }
+  return { ...defaults, ...extra }
 }
 
 const renamed = config({
   headers: { user: 'X-Remote-User', email: 'X-Remote-Email', preferredUsername: 'X-Remote-Name', groups: 'X-Remote-Groups' },
-  assertion: { enabled: true, header: 'X-Gateway-Assertion', keyFile: null, ttlMs: 60_000, rotateMs: 86_400_000 }
+  assertion: { ...defaults.assertion, header: 'X-Gateway-Assertion' }
 })
 
 const cookieNames = ['_portcullis', '_portcullis_login']

@@ -3,26 +3,16 @@ import { connectSessionCache, createSessionCache } from '../../src/session/cache
 import { createSessionEvents } from '../../src/session/events.js'
 import { createMemoryStore } from '../../src/session/memory-store.js'
 import { newTicket } from '../../src/session/ticket.js'
-import type { SessionRecord } from '../../src/session/types.js'
+import type { SessionRecord } from '../../src/domain/types.js'
+import { testIdentity, testRecord } from '../fixtures/session.js'
+import { createFrozenClock } from '../helpers/clock.js'
 
 const START = 1_700_000_000_000
 
-function clock (): { now: () => number, advance: (ms: number) => void } {
-  let at = START
-  return { now: () => at, advance: (ms) => { at += ms } }
-}
+const clock = (): ReturnType<typeof createFrozenClock> => createFrozenClock(START)
 
 function record (overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    v: 1,
-    identity: { sub: 'u1', email: 'u1@example.com', emailVerified: true, name: null, preferredUsername: null, groups: [], hd: null, claims: {} },
-    tokens: { accessToken: 'at', refreshToken: 'rt', idToken: null, accessTokenExpiresAt: START + 3_600_000 },
-    createdAt: START,
-    expiresAt: START + 86_400_000,
-    generation: 0,
-    refreshedAt: START,
-    ...overrides
-  }
+  return testRecord(START, { identity: testIdentity({ sub: 'u1', email: 'u1@example.com' }), ...overrides })
 }
 
 function liveCache (options: { ttlMs?: number, maxEntries?: number, maxTombstones?: number } = {}) {

@@ -3,7 +3,8 @@ import type { Test } from 'tap'
 import type { RedisConfig } from '../../src/config/types.js'
 import { createRedisStore } from '../../src/session/redis-store.js'
 import type { SessionStore } from '../../src/session/store.js'
-import { freePort, startRedis, startSentinel, type RedisServer } from '../helpers/redis.js'
+import { startRedis, startSentinel, type RedisServer } from '../helpers/redis.js'
+import { freePort } from '../helpers/listen.js'
 import { runStoreContract } from './store-contract.js'
 
 const COMMAND_TIMEOUT_MS = 1000

@@ -6,8 +6,9 @@ import { createMemoryStore } from '../../src/session/memory-store.js'
 import { createRefresher, type RefreshReport } from '../../src/session/refresh.js'
 import { createSessions } from '../../src/session/sessions.js'
 import type { SessionStore } from '../../src/session/store.js'
-import type { SessionRecord, Tokens } from '../../src/session/types.js'
+import type { SessionRecord, Tokens } from '../../src/domain/types.js'
 import { createTestClock } from '../helpers/clock.js'
+import { testRecord } from '../fixtures/session.js'
 
 /*
  * The coordination rules that the end-to-end tests cannot force on a real provider: a holder that
@@ -21,16 +22,7 @@ const logger = createLogger({ level: 'silent', format: 'json' })
 
 function record (overrides: Partial<SessionRecord> = {}, tokens: Partial<Tokens> = {}): SessionRecord {
   const t0 = clock.now()
-  return {
-    v: 1,
-    identity: { sub: 's1', email: 'a@example.com', emailVerified: true, name: null, preferredUsername: null, groups: [], hd: null, claims: {} },
-    tokens: { accessToken: 'at-0', refreshToken: 'rt-0', idToken: null, accessTokenExpiresAt: t0 + 30_000, ...tokens },
-    createdAt: t0,
-    expiresAt: t0 + 60 * minute,
-    generation: 0,
-    refreshedAt: t0,
-    ...overrides
-  }
+  return testRecord(t0, { expiresAt: t0 + 60 * minute, ...overrides }, { accessToken: 'at-0', refreshToken: 'rt-0', accessTokenExpiresAt: t0 + 30_000, ...tokens })
 }
 
 /** A provider call that stays pending until the test answers it. */

@@ -9,37 +9,19 @@ import { createRedisStore } from '../../src/session/redis-store.js'
 import { createSessions } from '../../src/session/sessions.js'
 import type { SessionStore } from '../../src/session/store.js'
 import { createTicketCodec, newTicket } from '../../src/session/ticket.js'
-import type { SessionRecord } from '../../src/session/types.js'
+import type { SessionRecord } from '../../src/domain/types.js'
 import { startRedis } from '../helpers/redis.js'
+import { testIdentity, testRecord } from '../fixtures/session.js'
 
 const NOW = 1_700_000_000_000
 const prefix = 'portcullis:'
 
 function record (overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    v: 1,
-    identity: {
-      sub: 'subject-1234567890',
-      email: 'ada.lovelace@example.com',
-      emailVerified: true,
-      name: 'Ada',
-      preferredUsername: 'ada',
-      groups: ['engineers'],
-      hd: 'example.com',
-      claims: {}
-    },
-    tokens: {
-      accessToken: 'ACCESS-TOKEN-recognisable-0001',
-      refreshToken: 'REFRESH-TOKEN-recognisable-0002',
-      idToken: 'ID-TOKEN-recognisable-0003',
-      accessTokenExpiresAt: NOW + 3_600_000
-    },
-    createdAt: NOW,
+  return testRecord(NOW, {
+    identity: testIdentity({ sub: 'subject-1234567890', email: 'ada.lovelace@example.com', name: 'Ada', preferredUsername: 'ada', groups: ['engineers'], hd: 'example.com' }),
     expiresAt: NOW + 7 * 86_400_000,
-    generation: 0,
-    refreshedAt: NOW,
     ...overrides
-  }
+  }, { accessToken: 'ACCESS-TOKEN-recognisable-0001', refreshToken: 'REFRESH-TOKEN-recognisable-0002', idToken: 'ID-TOKEN-recognisable-0003' })
 }
 
 function setup (t: Test, store: SessionStore = createMemoryStore()) {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { stringify } from 'yaml'
-import { runPolicyCommand } from '../../src/policy/explain.js'
+import { runPolicyCommand } from '../../src/cli/explain.js'
 import { baseRaw, tempDir } from '../fixtures/config/base.js'
 
 function writeConfig (): string {

@@ -5,7 +5,7 @@
  */
 import type { Flows } from '../oidc/flows.js'
 import { storeOperations, type SessionStore } from '../session/store.js'
-import type { Metrics } from './metrics.js'
+import type { Metrics } from '../observability/metrics.js'
 
 /**
  * Returns a store that behaves exactly like `store` and reports each operation's latency, and

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { RouteConfig } from '../../src/config/types.js'
 import { normalisePath } from '../../src/proxy/path.js'
-import { createRouteTable } from '../../src/proxy/routes.js'
+import { createRouteTable } from '../../src/policy/routes.js'
 
 function route (path: string, extra: Partial<RouteConfig> = {}): RouteConfig {
   return {

@@ -4,9 +4,9 @@
  * output streams passed in so it can be tested without a process.
  */
 import { stringify } from 'yaml'
-import { ConfigError, loadConfigFile } from './load.js'
-import { toFileShape } from './effective.js'
-import { redactSecrets } from './redact.js'
+import { ConfigError, loadConfigFile } from '../config/load.js'
+import { toFileShape } from '../config/effective.js'
+import { redactSecrets } from '../config/redact.js'
 
 /**
  * Checks the config at `path` (or `PORTCULLIS_CONFIG` in `env`). Valid: writes the effective

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { canonicalDomain, canonicalEmail, emailDomain } from '../../src/policy/email.js'
+import { canonicalDomain, canonicalEmail, emailDomain } from '../../src/domain/email.js'
 
 t.test('canonicalEmail: plain ASCII addresses compare in lower case', async (t) => {
   const cases: Array<[string, string]> = [

@@ -7,10 +7,10 @@
 import type { Config, RouteConfig } from '../config/types.js'
 import { ConfigError, loadConfigFile } from '../config/load.js'
 import { normalisePath } from '../proxy/path.js'
-import { createRouteTable } from '../proxy/routes.js'
-import type { Identity } from '../session/types.js'
-import { compilePolicy, decide, type Decision, type Outcome } from './decide.js'
-import { AMBIGUOUS, UNREADABLE, chooseRoute, explainReadings } from './route-choice.js'
+import { createRouteTable } from '../policy/routes.js'
+import type { Identity } from '../domain/types.js'
+import { compilePolicy, decide, type Decision, type Outcome } from '../policy/decide.js'
+import { AMBIGUOUS, UNREADABLE, chooseRoute, explainReadings } from '../policy/route-choice.js'
 
 export const explainUsage = `Usage: portcullis policy explain --config FILE --path PATH [options]
 

@@ -3,6 +3,8 @@
  * scripts and are served with a strict Content-Security-Policy (see `respond.ts`).
  */
 
+import type { ErrorCode } from '../errors.js'
+
 export function escapeHtml (value: string): string {
   return value.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`)
 }
@@ -27,7 +29,7 @@ export function signOutForm (action: string, label = 'Sign out'): string {
   return `<form method="post" action="${escapeHtml(action)}"><button type="submit">${escapeHtml(label)}</button></form>`
 }
 
-export function errorPage (title: string, message: string, code: string, extraHtml = ''): string {
+export function errorPage (title: string, message: string, code: ErrorCode, extraHtml = ''): string {
   return page(title, `<p>${escapeHtml(message)}</p>${extraHtml}`, `Portcullis · ${code}`)
 }
 

@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http'
 import t from 'tap'
 import { spawnGateway, writeConfigFile } from '../helpers/cli.js'
-import { freePort, startRedis } from '../helpers/redis.js'
-import { COOKIE_SECRET } from '../helpers/stack.js'
+import { startRedis } from '../helpers/redis.js'
+import { freePort } from '../helpers/listen.js'
+import { COOKIE_SECRET } from '../fixtures/config/base.js'
 
 /** An upstream whose `/slow?ms=N` answers after N ms; `started` resolves when a slow request arrived. */
 async function slowUpstream (): Promise<{ url: string, arrived: () => Promise<void>, close: () => Promise<void>, server: Server }> {

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { parse, stringify } from 'yaml'
-import { runCheck } from '../../src/config/check.js'
+import { runCheck } from '../../src/cli/check.js'
 import { baseRaw, CLIENT_SECRET, COOKIE_SECRET, tempDir, type Raw } from '../fixtures/config/base.js'
 
 function run (path: string | undefined, env: NodeJS.ProcessEnv = {}): { code: number, out: string, err: string } {

@@ -23,8 +23,9 @@ export function wantsHtml (request: FastifyRequest): boolean {
   return typeof accept === 'string' && accept.includes('text/html')
 }
 
-/** Sends an HTML page with the gateway's page headers. */
-export function sendPage (reply: FastifyReply, status: number, html: string): FastifyReply {
+/** Sends an HTML page with the gateway's page headers (and `X-Portcullis-Error` when it shows an error). */
+export function sendPage (reply: FastifyReply, status: number, html: string, code?: ErrorCode): FastifyReply {
+  if (code !== undefined) reply.header(errorHeader, code)
   return reply.code(status).headers(pageHeaders).type('text/html; charset=utf-8').send(html)
 }
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { instrumentStore } from '../../src/observability/instrument.js'
+import { instrumentStore } from '../../src/ops/instrument.js'
 import { createMemoryStore } from '../../src/session/memory-store.js'
 
 t.test('instrumented store: behaves like the store, times every operation and counts failures', async (t) => {
