@@ -9,6 +9,7 @@ import { clearCookieOptions } from './cookies.js'
 import { signOutPage } from './pages.js'
 import { safeRedirect } from './redirect.js'
 import { sendError, sendPage } from './respond.js'
+import type { Audit } from '../observability/audit.js'
 
 export interface SignOutOptions {
   readonly config: Config
@@ -19,6 +20,8 @@ export interface SignOutOptions {
   /** Upper bound on the background revocation. */
   readonly revokeTimeoutMs?: number
   readonly onRevoked?: (revoked: boolean) => void
+  /** Writes the audit line `sign_out`. */
+  readonly audit?: Audit
 }
 
 /**
@@ -73,6 +76,7 @@ export function registerSignOut (app: FastifyInstance, options: SignOutOptions):
         const record = await sessions.load(ticket)
         await sessions.destroy(ticket)
         await events.publish('ended', sessions.keys(ticket).session)
+        options.audit?.record('sign_out', request, { email: record?.identity.email, sessionId: ticket.sid })
         if (record !== null) {
           const { refreshToken, accessToken } = record.tokens
           // Revocation may finish just after the response, bounded in time; it never blocks sign-out.

@@ -24,6 +24,9 @@ export interface AccessFields {
   readonly upstream: string | undefined
   readonly user: string | undefined
   readonly outcome: string | undefined
+  /** The client's address (through trusted proxies) and user agent (cut to a bounded length). */
+  readonly client: string | undefined
+  readonly userAgent: string | undefined
 }
 
 type Internals = Record<symbol, unknown>
@@ -52,7 +55,7 @@ export function createAccessLineWriter (logger: Logger): (fields: AccessFields) 
     out.write(levelPrefix + time() + chindings +
       `,"requestId":${JSON.stringify(f.requestId)},"method":${JSON.stringify(f.method)}` + str(f.path, 'path') +
       `,"status":${numberText(f.status)},"durationMs":${numberText(f.durationMs)},"route":${JSON.stringify(f.route)}` +
-      str(f.upstream, 'upstream') + str(f.user, 'user') + str(f.outcome, 'outcome') + end)
+      str(f.upstream, 'upstream') + str(f.user, 'user') + str(f.outcome, 'outcome') + str(f.client, 'client') + str(f.userAgent, 'userAgent') + end)
   }
 }
 

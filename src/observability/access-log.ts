@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { createAccessLineWriter } from './access-line.js'
+import { userAgentOf } from './audit.js'
 import type { Metrics } from './metrics.js'
 
 /** Response header that tells the client the request id to quote in a support request. */
@@ -26,9 +28,13 @@ export const clientClosedStatus = 499
  * names the request id, method, normalised path (never the query string, which may carry a code
  * or state), status, duration, route, upstream, the user's subject and the outcome. A request
  * whose client disconnects first is logged once too, with status 499 and outcome
- * `client_aborted`. Must be called on the root instance so it covers every route.
+ * `client_aborted`. The line also names the client's address (`options.client`, through trusted
+ * proxies; the peer address without it) and user agent. Must be called on the root instance so
+ * it covers every route. Returns the writer for requests Node refused before any route (bad
+ * request line, timeout), which have no request object.
  */
-export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 'request'>): void {
+export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 'request'>, options: { client?: (request: FastifyRequest) => string } = {}): (line: RefusedLine) => void {
+  const clientOf = options.client ?? ((request: FastifyRequest) => request.socket?.remoteAddress ?? '')
   // The line's fields are built here from values that hold no secret (the path without its query,
   // the subject, never a header or cookie), so it skips the redaction pass: a clone and walk of
   // every field, the largest per-request cost the CPU profile showed in the gateway's own code.
@@ -53,7 +59,9 @@ export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 
       route,
       upstream: state?.proxied === true ? state.route?.upstream : undefined,
       user: state?.session?.record.identity.sub,
-      outcome: aborted ? 'client_aborted' : state?.outcome ?? (request.routeOptions.config.gateway === true ? 'gateway' : undefined)
+      outcome: aborted ? 'client_aborted' : state?.outcome ?? (request.routeOptions.config.gateway === true ? 'gateway' : undefined),
+      client: clientOf(request),
+      userAgent: userAgentOf(request)
     })
   }
 
@@ -73,4 +81,31 @@ export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 
     write(request, reply.statusCode, reply.elapsedTime, false)
     done()
   })
+
+  return (line) => {
+    metrics.request('none', line.status, 0)
+    accessLine({
+      requestId: line.requestId ?? randomUUID(),
+      method: line.method ?? '-',
+      path: undefined,
+      status: line.status,
+      durationMs: 0,
+      route: 'none',
+      upstream: undefined,
+      user: undefined,
+      outcome: line.outcome,
+      client: line.peer.replace(/^::ffff:/, ''),
+      userAgent: undefined
+    })
+  }
+}
+
+/** A request refused before the framework made a request of it: no path is logged (it was unreadable). */
+export interface RefusedLine {
+  readonly status: number
+  readonly outcome: string
+  /** The peer address of the connection. */
+  readonly peer: string
+  readonly method?: string | undefined
+  readonly requestId?: string | undefined
 }

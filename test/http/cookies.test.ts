@@ -9,7 +9,7 @@ const base: CookieConfig = { name: '_portcullis', secrets: ['x'.repeat(32)], sec
 t.test('cookies: the session cookie is the configured name, the login cookie adds _login', async t => {
   t.equal(sessionCookieName(base), '_portcullis')
   t.equal(loginCookieName(base), '_portcullis_login')
-  t.same(gatewayCookieNames({ ...base, name: '__Host-gw' }), ['__Host-gw', '__Host-gw_login'])
+  t.same(gatewayCookieNames({ ...base, name: '__Host-gw' }), ['__Host-gw', '__Secure-gw_login'], 'the binding cookie is scoped to the auth prefix, which __Host- forbids')
 })
 
 t.test('cookies: set options are HttpOnly with Secure and SameSite as configured and Max-Age in seconds', async t => {
