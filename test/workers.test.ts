@@ -66,6 +66,7 @@ t.test('workers: two processes share the port; a crashed one is replaced; SIGHUP
   const raw = baseRawConfig({ publicUrl: url, port, issuer: provider.issuer, upstream: app.url.replace(/\/$/, ''), store: 'redis', redisUrl: redis.url })
   raw.server.workers = 2
   raw.server.shutdown_timeout = '2s'
+  raw.metrics = { public: true }
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-workers-'))
   writeFileSync(join(dir, 'portcullis.yaml'), stringify(raw))
 
