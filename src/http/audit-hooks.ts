@@ -34,7 +34,7 @@ export function registerForbiddenAudit (app: FastifyInstance, audit: Audit): voi
   app.addHook('onResponse', (request, reply, done) => {
     if (reply.statusCode === 403 && reply.getHeader(errorHeader) === 'PCS_FORBIDDEN') {
       const record = request.portcullis?.session?.record
-      audit.record('forbidden', request, { email: record?.identity.email, sessionId: request.portcullis?.session?.ticket.sid, reason: request.portcullis?.route?.path })
+      audit.record('forbidden', request, { email: record?.identity.email, sessionId: request.portcullis?.session?.ticket.sid, reason: request.portcullis?.outcome ?? 'denied' })
     }
     done()
   })
