@@ -56,7 +56,9 @@ export interface Stack {
 /** The base raw config every integration test starts from. */
 export function baseRawConfig (options: { publicUrl: string, port: number, issuer: string, upstream: string, store: 'redis' | 'memory', redisUrl?: string }): RawConfig {
   return {
-    server: { listen: `127.0.0.1:${options.port}`, public_url: options.publicUrl },
+    // Every test client signs in from 127.0.0.1: the sign-in rate limit is off here and tested on
+    // its own (test/integration/sign-in-limits.test.ts, flood.test.ts).
+    server: { listen: `127.0.0.1:${options.port}`, public_url: options.publicUrl, rate_limit: { sign_in: 0 } },
     provider: {
       type: 'google',
       issuer: options.issuer,
