@@ -73,6 +73,8 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
   function upstreamHeaders (request: FastifyRequest, incoming: Headers): Headers {
     const session = request.portcullis.session
     const fwd = forwarding.resolve(request.socket.remoteAddress ?? '', request.headers as IncomingHttpHeaders, config.server.tls !== null)
+    // Resolved here anyway: the access line and audit lines reuse it (observability/audit.ts).
+    request.portcullis.client = fwd.clientIp
     const headers = identityHeaders.apply(incoming, {
       fromTrustedProxy: fwd.trusted,
       identity: session?.record.identity ?? null,
