@@ -151,7 +151,7 @@ t.test('errors: hostile request lines are answered by the gateway, without echo,
     { line: 'GET /oauth2/nowhere<script> HTTP/1.1\r\nHost: x\r\n\r\n', status: 404 },
     { line: 'POST /oauth2/sign_out HTTP/1.1\r\nHost: x\r\nContent-Type: text/evil\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab', status: 415 },
     { line: `POST /oauth2/sign_out HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n${'a'.repeat(5000)}`, status: 413 },
-    { line: 'TRACE /<script> HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', status: 404 }
+    { line: 'TRACE /public/<script> HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', status: 404 }
   ]
   for (const { line, status } of cases) {
     const before = stack.logs.filter(l => l.msg === 'request').length
