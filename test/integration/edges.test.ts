@@ -112,6 +112,14 @@ t.test('headers: client-chosen request facts are removed; X-Forwarded-Host/-Prot
   }
 })
 
+t.test('headers: an https public_url is what the upstream is told, whatever the client says', async (t) => {
+  const served = await startStack({ store: 'memory', provider: stack.provider, upstreamUrl: stack.upstreamUrl, publicUrl: 'https://apps.example.test' })
+  t.teardown(() => served.close())
+  const seen = await upstreamSaw(served, { 'X-Forwarded-Proto': 'http', 'X-Forwarded-Host': 'evil.example', Host: 'evil.example' }, null)
+  t.equal(seen['x-forwarded-proto'], 'https')
+  t.equal(seen['x-forwarded-host'], 'apps.example.test')
+})
+
 t.test('headers: a trusted proxy\'s values are kept', async (t) => {
   const seen = await upstreamSaw(trusted, { ...clientChosen, 'X-Forwarded-For': '198.51.100.4' }, null)
   t.equal(seen['x-original-url'], '/admin/')
