@@ -189,6 +189,29 @@ t.test('timeouts: a silent connection and a header trickle are closed after serv
   t.match(slow.text.toLowerCase(), /x-portcullis-error: pcs_request_timeout/)
 })
 
+t.test('timeouts: a connection with no bytes either way for server.timeouts.idle is closed', async (t) => {
+  // An upstream that never answers: the client's connection then carries nothing either way.
+  const hanging = createServer(() => {})
+  const hangingUrl = await listenOnLoopback(hanging)
+  const idle = await startStack({
+    store: 'memory',
+    provider: stack.provider,
+    upstreamUrl: stack.upstreamUrl,
+    configure: (raw) => {
+      raw.server.timeouts = { idle: '1s' }
+      raw.routes.push({ path: '/hang/', upstream: hangingUrl, public: true })
+    }
+  })
+  t.teardown(async () => {
+    await idle.close()
+    hanging.closeAllConnections()
+    await new Promise((resolve) => hanging.close(resolve))
+  })
+  const { text, closedAfterMs } = await raw(idle.url, ['GET /hang/x HTTP/1.1\r\nHost: x\r\n\r\n', { waitMs: 8000 }], 9000)
+  t.equal(text, '', 'nothing was answered')
+  t.ok(closedAfterMs >= 900 && closedAfterMs < 6000, `closed after ${closedAfterMs} ms (idle 1 s, upstream timeout 30 s)`)
+})
+
 t.test('metrics: not on the public listener by default', async (t) => {
   const response = await fetch(`${stack.url}/metrics`)
   t.equal(response.status, 404)
