@@ -139,7 +139,8 @@ export async function startPortcullis (options: PortcullisOptions): Promise<Proc
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'))
   const url = `http://127.0.0.1:${options.port}`
   const raw = {
-    server: { listen: `127.0.0.1:${options.port}`, public_url: url, workers: options.workers ?? 1 },
+    // Sign-ins are measured from one loopback address: the per-client sign-in rate limit is off.
+    server: { listen: `127.0.0.1:${options.port}`, public_url: url, workers: options.workers ?? 1, rate_limit: { sign_in: 0 } },
     provider: { type: 'google', issuer: options.issuer, client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, allow_insecure_issuer: true },
     session: { store: options.store, cookie: { secrets: [COOKIE_SECRET], secure: false }, cache: { enabled: options.cache ?? true } },
     ...(options.redisUrl === undefined ? {} : { redis: { url: options.redisUrl } }),

@@ -8,7 +8,12 @@ import type { Config } from './config/types.js'
 import { isGatewayError } from './errors.js'
 import { createAuthenticator } from './http/authenticate.js'
 import { newRequestState } from './http/context.js'
-import { gatewayCookieNames } from './http/cookies.js'
+import { auditAuthenticator, registerForbiddenAudit } from './http/audit-hooks.js'
+import { gatewayCookieMatcher, gatewayCookieNames } from './http/cookies.js'
+import { createClientErrorHandler, createFrameworkErrorHandler, serverTimeouts, type SocketErrorLine } from './http/framework-errors.js'
+import { registerSignInLimits } from './http/sign-in-limits.js'
+import { createPendingSignIns } from './limits/pending-sign-ins.js'
+import { createAudit } from './observability/audit.js'
 import { registerForwardAuth } from './http/forward-auth.js'
 import { createGate } from './http/gate.js'
 import { registerHealth } from './http/health.js'
@@ -128,15 +133,19 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     onRefresh: (report) => metrics.refresh(report)
   })
   const cache = connectSessionCache(config.session.cache, events, now)
-  const authenticator = createAuthenticator({ cookieName: cookieConfig.name, codec, sessions, refresher, idleTimeoutMs: config.session.idleTimeoutMs, logger, now, cache })
-
-  // Decisions and what the upstream receives.
+  // Decisions and what the upstream receives; the audit log names clients through the same trust.
   const { policy, routes } = live
   const forwarding = createForwarding(config.server.trustedProxies)
+  const audit = createAudit(logger, forwarding, config.server.tls !== null)
+  const authenticator = auditAuthenticator(
+    createAuthenticator({ cookieName: cookieConfig.name, codec, sessions, refresher, idleTimeoutMs: config.session.idleTimeoutMs, logger, now, cache }),
+    audit, { codec, cookieName: cookieConfig.name })
   // The signed assertion: its key and the keyring shared through the store.
   const assertions = config.identity.assertion.enabled ? createAssertions({ config, fileKey: assertionKey, store, logger, now }) : null
   const identityHeaders = createIdentityHeaders(config.identity, { cookieNames: gatewayCookieNames(cookieConfig) })
 
+  const timeouts = serverTimeouts(config.server.timeouts)
+  let socketErrorLine: SocketErrorLine | null = null
   const app = Fastify({
     loggerInstance: logger,
     // The gateway writes its own access log line (observability/access-log); fastify's is off.
@@ -153,11 +162,14 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     // The drain's 503 is the gateway's own (ops/drain.ts), with an access line like any request.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
-    keepAliveTimeout: 72_000,
     routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, maxParamLength: 8192 },
+    // Limits that hold under abuse, and Fastify's own refusals answered as the gateway's.
+    ...timeouts.fastify,
+    frameworkErrors: createFrameworkErrorHandler(() => socketErrorLine),
+    clientErrorHandler: createClientErrorHandler(() => socketErrorLine),
     ...(config.server.tls === null
-      ? {}
-      : { https: { cert: readFileSync(config.server.tls.certFile), key: readFileSync(config.server.tls.keyFile) } })
+      ? { http: timeouts.http }
+      : { https: { ...timeouts.http, cert: readFileSync(config.server.tls.certFile), key: readFileSync(config.server.tls.keyFile) } })
   }) as unknown as FastifyInstance
 
   const drain = createDrain()
@@ -168,8 +180,9 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     done()
   })
   await app.register(cookie)
-  registerAccessLog(app, metrics, logger, { cutByGateway: drain.cutting })
+  socketErrorLine = registerAccessLog(app, metrics, logger, { cutByGateway: drain.cutting, client: audit.client })
   registerDrainRefusal(app, drain)
+  registerForbiddenAudit(app, audit)
   app.addHook('onSend', (request, reply, payload, done) => {
     if (!request.portcullis.proxied) reply.header(generatedHeader, 'true')
     done(null, payload)
@@ -203,9 +216,12 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, body))
     registerHealth(scope, { store, provider, timeoutMs: config.redis.commandTimeoutMs + 500, draining: drain.draining })
     // Workers of one `server.workers` gateway answer with the sum over all of them (the primary's).
-    if (config.metrics.enabled && config.metrics.listen === null) registerMetricsRoute(scope, scraped)
-    registerSignIn(scope, { config, store, sessions, codec, flows, events, now, onSignIn: (outcome) => metrics.signIn(outcome) })
-    registerSignOut(scope, { config, sessions, codec, flows, events })
+    // /metrics is on the public listener only when asked for (`metrics.public`).
+    if (config.metrics.enabled && config.metrics.public) registerMetricsRoute(scope, scraped)
+    registerSignInLimits(scope, { config, audit })
+    const pending = createPendingSignIns({ ...config.server.pendingSignIns, ttlMs: config.session.loginTimeoutMs, now })
+    registerSignIn(scope, { config, store, sessions, codec, flows, events, now, onSignIn: (outcome) => metrics.signIn(outcome), audit, pending })
+    registerSignOut(scope, { config, sessions, codec, flows, events, audit })
     registerUserinfo(scope, { config, authenticator })
     registerForwardAuth(scope, { config, authenticator, policy, routes, codec, isTrustedProxy: forwarding.isTrusted, now })
     registerJwks(scope, { config, keyring: assertions?.keyring ?? null })
@@ -213,6 +229,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
 
   await registerProxy(app, {
     config,
+    ownCookie: gatewayCookieMatcher(config.session.cookie),
     draining: drain.draining,
     identityHeaders,
     forwarding,

@@ -16,12 +16,15 @@ const registry = {
   PCS_ORIGINAL_REQUEST_CONFLICT: { status: 400, message: 'The proxy named the original request more than once' },
   PCS_BAD_REQUEST: { status: 400, message: 'The request is malformed' },
   PCS_PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  PCS_REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time' },
+  PCS_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
   PCS_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported request body type' },
   PCS_NOT_FOUND: { status: 404, message: 'Not found' },
   PCS_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
   PCS_UNAUTHENTICATED: { status: 401, message: 'Sign-in required' },
   PCS_FORBIDDEN: { status: 403, message: 'You are signed in but not allowed to use this' },
   PCS_CROSS_SITE: { status: 403, message: 'Cross-site request refused' },
+  PCS_RATE_LIMITED: { status: 429, message: 'Too many sign-in attempts from this address; try again shortly' },
 
   // sign-in
   PCS_LOGIN_STATE_INVALID: { status: 400, message: 'This sign-in link is invalid, expired or already used' },

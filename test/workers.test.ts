@@ -61,6 +61,7 @@ t.test('workers: two processes share the port; a crashed one is replaced; SIGHUP
   const raw = baseRawConfig({ publicUrl: url, port, issuer: provider.issuer, upstream: app.url.replace(/\/$/, ''), store: 'redis', redisUrl: redis.url })
   raw.server.workers = 2
   raw.server.shutdown_timeout = '2s'
+  raw.metrics = { public: true }
 
   const primary = await spawnGateway(writeConfigFile(raw), { timeoutMs: 20_000 })
   t.teardown(() => primary.child.kill('SIGKILL'))

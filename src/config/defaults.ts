@@ -11,8 +11,31 @@ export const DEFAULTS = Object.freeze({
     allowed_redirect_hosts: Object.freeze([] as string[]),
     shutdown_timeout: '10s',
     upstream_timeout: '30s',
-    workers: 1
+    workers: 1,
+    // Limits that hold under abuse (docs/security.md).
+    timeouts: Object.freeze({
+      headers: '10s',
+      request: '5m',
+      keep_alive: '72s',
+      idle: '10m'
+    }),
+    rate_limit: Object.freeze({
+      sign_in: 30,
+      window: '1m',
+      max_clients: 100_000
+    }),
+    pending_sign_ins: Object.freeze({
+      per_client: 10,
+      total: 10_000
+    })
   }),
+  /**
+   * The session cookie's default name; with `secure: true` and no `domain` it takes the `__Host-`
+   * prefix (see validate.ts), so it has no single default value under `session.cookie`.
+   */
+  cookieName: '_portcullis',
+  /** Longest `rd` (landing path) a sign-in keeps; a longer one is replaced by `/`. */
+  redirectMaxLength: 2048,
   provider: Object.freeze({
     scopes: Object.freeze(['openid', 'email', 'profile']),
     allow_insecure_issuer: false,
@@ -27,7 +50,6 @@ export const DEFAULTS = Object.freeze({
   session: Object.freeze({
     store: 'redis' as const,
     cookie: Object.freeze({
-      name: '_portcullis',
       secure: true,
       same_site: 'lax' as const
     }),
@@ -82,6 +104,8 @@ export const DEFAULTS = Object.freeze({
     format: 'json' as const
   }),
   metrics: Object.freeze({
-    enabled: true
+    enabled: true,
+    /** Whether /metrics is served on the public listener (otherwise only on `metrics.listen`). */
+    public: false
   })
 })

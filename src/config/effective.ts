@@ -20,7 +20,15 @@ export function toFileShape (config: Config): Record<string, unknown> {
       shutdown_timeout: formatDuration(server.shutdownTimeoutMs),
       upstream_timeout: formatDuration(server.upstreamTimeoutMs),
       workers: server.workers,
-      tls: server.tls === null ? null : { cert_file: server.tls.certFile, key_file: server.tls.keyFile }
+      tls: server.tls === null ? null : { cert_file: server.tls.certFile, key_file: server.tls.keyFile },
+      timeouts: {
+        headers: formatDuration(server.timeouts.headersMs),
+        request: formatDuration(server.timeouts.requestMs),
+        keep_alive: formatDuration(server.timeouts.keepAliveMs),
+        idle: formatDuration(server.timeouts.idleMs)
+      },
+      rate_limit: { sign_in: server.rateLimit.signIn, window: formatDuration(server.rateLimit.windowMs), max_clients: server.rateLimit.maxClients },
+      pending_sign_ins: { per_client: server.pendingSignIns.perClient, total: server.pendingSignIns.total }
     },
     provider: {
       type: provider.type,
@@ -82,7 +90,8 @@ export function toFileShape (config: Config): Record<string, unknown> {
     logging: { level: config.logging.level, format: config.logging.format },
     metrics: {
       enabled: metrics.enabled,
-      listen: metrics.listen === null ? null : formatHostPort(metrics.listen.host, metrics.listen.port)
+      listen: metrics.listen === null ? null : formatHostPort(metrics.listen.host, metrics.listen.port),
+      public: metrics.public
     }
   }) as Record<string, unknown>
 }

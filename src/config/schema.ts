@@ -52,6 +52,22 @@ export const ConfigSchema = Obj({
     tls: Type.Optional(Obj({
       cert_file: Str(),
       key_file: Str()
+    })),
+    // Limits that hold under abuse (docs/security.md).
+    timeouts: Type.Optional(Obj({
+      headers: Type.Optional(Duration()),
+      request: Type.Optional(Duration()),
+      keep_alive: Type.Optional(Duration()),
+      idle: Type.Optional(Duration())
+    })),
+    rate_limit: Type.Optional(Obj({
+      sign_in: Type.Optional(Type.Integer({ minimum: 0 })),
+      window: Type.Optional(Duration()),
+      max_clients: Type.Optional(Type.Integer({ minimum: 1 }))
+    })),
+    pending_sign_ins: Type.Optional(Obj({
+      per_client: Type.Optional(Type.Integer({ minimum: 1 })),
+      total: Type.Optional(Type.Integer({ minimum: 1 }))
     }))
   }),
   provider: Obj({
@@ -140,7 +156,8 @@ export const ConfigSchema = Obj({
   })),
   metrics: Type.Optional(Obj({
     enabled: Type.Optional(Type.Boolean()),
-    listen: Type.Optional(Str())
+    listen: Type.Optional(Str()),
+    public: Type.Optional(Type.Boolean())
   }))
 })
 

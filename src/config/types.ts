@@ -29,6 +29,36 @@ export interface ServerConfig {
   /** Worker processes sharing the listener (node:cluster); 1 = serve in the main process. */
   readonly workers: number
   readonly tls: { readonly certFile: string, readonly keyFile: string } | null
+  /** Limits that hold under abuse (docs/security.md). */
+  readonly timeouts: ServerTimeouts
+  readonly rateLimit: RateLimitConfig
+  readonly pendingSignIns: PendingSignInsConfig
+}
+
+export interface ServerTimeouts {
+  /** A request's headers must arrive within this (from the connection's first byte wait on). */
+  readonly headersMs: number
+  /** A whole request (headers and body) must arrive within this. */
+  readonly requestMs: number
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveMs: number
+  /** A connection with no bytes in either direction for this long is closed. */
+  readonly idleMs: number
+}
+
+export interface RateLimitConfig {
+  /** Sign-in starts and callbacks per client address per window; 0 = no limit. */
+  readonly signIn: number
+  readonly windowMs: number
+  /** Client addresses counted at once per process (bounds the limiter's memory). */
+  readonly maxClients: number
+}
+
+export interface PendingSignInsConfig {
+  /** Started, unfinished sign-ins kept per client address (older ones are dropped first). */
+  readonly perClient: number
+  /** Started, unfinished sign-ins kept per process (older ones are dropped first). */
+  readonly total: number
 }
 
 export interface ProviderConfig {
@@ -147,8 +177,10 @@ export interface LoggingConfig {
 
 export interface MetricsConfig {
   readonly enabled: boolean
-  /** Separate `host:port` for /metrics, or null to serve it on the main listener. */
+  /** Separate `host:port` for /metrics, or null for none. */
   readonly listen: { readonly host: string, readonly port: number } | null
+  /** Whether /metrics is also served on the public listener. */
+  readonly public: boolean
 }
 
 export interface Config {

@@ -9,7 +9,7 @@ import { isHostName, isIpOrCidr, isToken, parseHttpUrl, pathProblem } from './sy
 import { buildAccess, buildIdentity, buildRoutes } from './validate-access.js'
 import type { Problems } from './problems.js'
 import type { RawConfig } from './schema.js'
-import type { Config, ForwardAuthConfig, MetricsConfig, ProviderConfig, RedisConfig, ServerConfig, SessionConfig } from './types.js'
+import type { Config, ForwardAuthConfig, MetricsConfig, PendingSignInsConfig, ProviderConfig, RateLimitConfig, RedisConfig, ServerConfig, ServerTimeouts, SessionConfig } from './types.js'
 
 const PROMPTS = ['none', 'login', 'consent', 'select_account']
 
@@ -77,7 +77,10 @@ function buildServer (raw: RawConfig, problems: Problems, baseDir: string): Serv
       : {
           certFile: readableFile(s.tls.cert_file, baseDir, ['server', 'tls', 'cert_file'], problems),
           keyFile: readableFile(s.tls.key_file, baseDir, ['server', 'tls', 'key_file'], problems)
-        }
+        },
+    timeouts: buildTimeouts(raw, problems),
+    rateLimit: buildRateLimit(raw, problems),
+    pendingSignIns: buildPendingSignIns(raw)
   }
 }
 
@@ -90,6 +93,39 @@ function buildForwardAuth (raw: RawConfig, problems: Problems): ForwardAuthConfi
   if (!isToken(methodHeader)) problems.add(['forward_auth', 'method_header'], 'must be an HTTP header name such as X-Forwarded-Method')
   else if (methodHeader === uriHeader) problems.add(['forward_auth', 'method_header'], 'must differ from forward_auth.uri_header')
   return { uriHeader, methodHeader }
+}
+
+// Limits that hold under abuse (docs/security.md).
+function buildTimeouts (raw: RawConfig, problems: Problems): ServerTimeouts {
+  const t = raw.server.timeouts ?? {}
+  const D = DEFAULTS.server.timeouts
+  const path = ['server', 'timeouts']
+  const headersMs = durationMs(t.headers, D.headers, [...path, 'headers'], problems)
+  const requestMs = durationMs(t.request, D.request, [...path, 'request'], problems)
+  // Node refuses a headers timeout longer than the request timeout.
+  if (headersMs > requestMs) problems.add([...path, 'headers'], 'must not be longer than server.timeouts.request')
+  return {
+    headersMs,
+    requestMs,
+    keepAliveMs: durationMs(t.keep_alive, D.keep_alive, [...path, 'keep_alive'], problems),
+    idleMs: durationMs(t.idle, D.idle, [...path, 'idle'], problems)
+  }
+}
+
+function buildRateLimit (raw: RawConfig, problems: Problems): RateLimitConfig {
+  const r = raw.server.rate_limit ?? {}
+  const D = DEFAULTS.server.rate_limit
+  return {
+    signIn: r.sign_in ?? D.sign_in,
+    windowMs: durationMs(r.window, D.window, ['server', 'rate_limit', 'window'], problems),
+    maxClients: r.max_clients ?? D.max_clients
+  }
+}
+
+function buildPendingSignIns (raw: RawConfig): PendingSignInsConfig {
+  const p = raw.server.pending_sign_ins ?? {}
+  const D = DEFAULTS.server.pending_sign_ins
+  return { perClient: p.per_client ?? D.per_client, total: p.total ?? D.total }
 }
 
 function origin (value: string, problems: Problems): string {
@@ -160,7 +196,6 @@ function buildSession (raw: RawConfig, server: ServerConfig, problems: Problems)
   const D = DEFAULTS.session
   const secure = c.secure ?? D.cookie.secure
   const sameSite = c.same_site ?? D.cookie.same_site
-  const name = c.name ?? D.cookie.name
   const path = ['session', 'cookie']
 
   let domain: string | null = null
@@ -170,6 +205,10 @@ function buildSession (raw: RawConfig, server: ServerConfig, problems: Problems)
     if (!isHostName(domain)) problems.add([...path, 'domain'], 'must be a domain name such as example.com')
     else if (host !== domain && !host.endsWith(`.${domain}`)) problems.add([...path, 'domain'], 'must be the host of server.public_url or a parent domain of it')
   }
+  // A secure host-only cookie gets the __Host- prefix by default: the browser then refuses it from
+  // a sibling subdomain or over plain HTTP, so nobody else can plant or shadow it. A configured
+  // name is kept as written.
+  const name = c.name ?? (secure && domain === null ? `__Host-${DEFAULTS.cookieName}` : DEFAULTS.cookieName)
 
   if (!isToken(name)) {
     problems.add([...path, 'name'], 'must be a cookie name token (letters, digits and !#$%&\'*+-.^_`|~)')
@@ -242,7 +281,7 @@ function buildMetrics (raw: RawConfig, server: ServerConfig, problems: Problems)
   if (listen !== null && listen.port !== 0 && listen.port === server.port && listen.host === server.host) {
     problems.add(['metrics', 'listen'], 'must differ from server.listen')
   }
-  return { enabled: m.enabled ?? DEFAULTS.metrics.enabled, listen }
+  return { enabled: m.enabled ?? DEFAULTS.metrics.enabled, listen, public: m.public ?? DEFAULTS.metrics.public }
 }
 
 function isRedisUrl (value: string): boolean {

@@ -27,6 +27,10 @@ export const requestOutcomes = [
   // forward-auth
   'authorized',
   'bad_request',
+  // refused before any route, or rate-limited
+  'headers_too_large',
+  'request_timeout',
+  'rate_limited',
   // the gateway's endpoints
   'sign_in_started',
   'silent_sign_in_fallback',

@@ -20,6 +20,8 @@ export interface RequestState {
   assertion: string | null
   /** True once the access line is written (a finished response and a closed socket both try). */
   logged: boolean
+  /** The client's address through trusted proxies, once something needed it (see observability/audit.ts). */
+  client: string | null
 }
 
 declare module 'fastify' {
@@ -33,5 +35,5 @@ declare module 'fastify' {
 }
 
 export function newRequestState (): RequestState {
-  return { path: null, search: '', route: null, session: null, outcome: null, proxied: false, assertion: null, logged: false }
+  return { path: null, search: '', route: null, session: null, outcome: null, proxied: false, assertion: null, logged: false, client: null }
 }

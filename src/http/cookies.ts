@@ -10,9 +10,30 @@ import type { CookieConfig } from '../config/types.js'
 /** Attributes accepted by `reply.setCookie` and `reply.clearCookie`. */
 export type CookieAttributes = Pick<CookieSerializeOptions, 'httpOnly' | 'secure' | 'sameSite' | 'domain' | 'path' | 'maxAge'>
 
-/** The name of the short-lived cookie that binds a started sign-in to the browser. */
+/** The session cookie's name. */
+export function sessionCookieName (config: CookieConfig): string {
+  return config.name
+}
+
+/**
+ * The name of the short-lived cookie that binds a started sign-in to the browser. It is scoped to
+ * the auth prefix, which `__Host-` forbids (that prefix demands `Path=/`): under a `__Host-`
+ * session name it takes `__Secure-` instead, which still demands `Secure`.
+ */
 export function loginCookieName (config: CookieConfig): string {
-  return `${config.name}_login`
+  const name = /^__host-/i.test(config.name) ? `__Secure-${config.name.slice('__Host-'.length)}` : config.name
+  return `${name}_login`
+}
+
+/**
+ * Whether a cookie name belongs to the gateway: the session cookie, or any name starting with the
+ * sign-in binding cookie's name (one or several binding cookies). An upstream's `Set-Cookie` for
+ * one of these is dropped, so an application cannot plant or overwrite the gateway's cookies.
+ */
+export function gatewayCookieMatcher (config: CookieConfig): (name: string) => boolean {
+  const session = sessionCookieName(config)
+  const login = loginCookieName(config)
+  return (name) => name === session || name.startsWith(login)
 }
 
 /** Every cookie the gateway owns; none of them is ever passed to an upstream. */

@@ -12,6 +12,9 @@ import type { Sessions } from '../session/sessions.js'
 import type { SessionStore } from '../session/store.js'
 import { newOpaqueToken, type TicketCodec } from '../session/ticket.js'
 import type { SessionRecord } from '../domain/types.js'
+import { DEFAULTS } from '../config/defaults.js'
+import type { PendingSignIns } from '../limits/pending-sign-ins.js'
+import type { Audit } from '../observability/audit.js'
 import { cookieOptions, loginCookieName } from './cookies.js'
 import { escapeHtml } from '../render/pages.js'
 import { safeRedirect } from './redirect.js'
@@ -28,6 +31,10 @@ export interface SignInOptions {
   readonly events?: Pick<SessionEvents, 'publish'>
   /** Called with the outcome of every finished sign-in (metrics). */
   readonly onSignIn?: (outcome: SignInOutcome) => void
+  /** Writes the audit lines `sign_in` and `sign_in_refused`. */
+  readonly audit?: Audit
+  /** Bounds the pending sign-ins per client and in total (limits/pending-sign-ins.ts). */
+  readonly pending?: PendingSignIns
 }
 
 const bindingPattern = /^[A-Za-z0-9_-]{43}$/
@@ -57,13 +64,15 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
 
   function fail (request: FastifyRequest, reply: FastifyReply, err: GatewayError, outcome: SignInOutcome): FastifyReply {
     options.onSignIn?.(outcome)
+    options.audit?.record('sign_in_refused', request, { reason: outcome })
     const retry = `<p><a class="button" href="${escapeHtml(`${authPrefix}/start`)}">Sign in again</a></p>`
     return sendError(request, reply, err, { html: err.status < 500 ? retry : '' })
   }
 
   app.get(`${authPrefix}/start`, { config: { gateway: true } }, async (request, reply) => {
     const query = request.query as Record<string, unknown>
-    const rd = safeRedirect(query.rd, { publicUrl, allowedHosts: allowedRedirectHosts })
+    // A landing path longer than any real one only inflates the pending record: it becomes `/`.
+    const rd = typeof query.rd === 'string' && query.rd.length > DEFAULTS.redirectMaxLength ? '/' : safeRedirect(query.rd, { publicUrl, allowedHosts: allowedRedirectHosts })
     const existing = request.cookies[loginCookie]
     const binding = existing !== undefined && bindingPattern.test(existing) ? existing : newOpaqueToken(32)
     const login: PendingLogin = {
@@ -77,6 +86,9 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
     const url = await flows.authorizationUrl(login)
     const key = loginKey(keyPrefix, login.state)
     await store.set(key, seal(bindingKey(binding), key, Buffer.from(JSON.stringify(login))), config.session.loginTimeoutMs)
+    if (options.pending !== undefined && options.audit !== undefined) {
+      for (const old of options.pending.started(options.audit.client(request), key)) store.delete(old).catch(() => {})
+    }
     reply.setCookie(loginCookie, binding, loginCookieOptions)
     request.portcullis.outcome = 'sign_in_started'
     return reply.header('cache-control', 'no-store').redirect(url, 302)
@@ -92,6 +104,7 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
     const key = loginKey(keyPrefix, state)
     // take(): single use, so a replayed callback finds nothing. A store failure rejects (503).
     const sealed = await store.take(key)
+    options.pending?.finished(key)
     const plain = sealed === null ? null : open(bindingKey(binding), key, sealed)
     if (plain === null) return fail(request, reply, gatewayError('PCS_LOGIN_STATE_INVALID'), 'bad_state')
     const login = JSON.parse(plain.toString('utf8')) as PendingLogin
@@ -133,6 +146,7 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
       request.portcullis.outcome = 'signed_in'
       options.onSignIn?.('success')
       request.log.info({ user: identity.sub }, 'signed in')
+      options.audit?.record('sign_in', request, { email: identity.email, sessionId: ticket.sid })
       return reply.header('cache-control', 'no-store').redirect(login.rd, 302)
     } catch (err) {
       if (isGatewayError(err)) {

@@ -8,6 +8,7 @@ import { clearCookieOptions } from './cookies.js'
 import { signOutPage } from '../render/pages.js'
 import { safeRedirect } from './redirect.js'
 import { sendError, sendPage } from '../render/respond.js'
+import type { Audit } from '../observability/audit.js'
 
 export interface SignOutOptions {
   readonly config: Config
@@ -17,6 +18,8 @@ export interface SignOutOptions {
   readonly events: SessionEvents
   /** Upper bound on the background revocation. */
   readonly revokeTimeoutMs?: number
+  /** Writes the audit line `sign_out`. */
+  readonly audit?: Audit
 }
 
 /**
@@ -71,6 +74,7 @@ export function registerSignOut (app: FastifyInstance, options: SignOutOptions):
       const record = await sessions.load(ticket)
       await sessions.destroy(ticket)
       await events.publish('ended', sessions.keys(ticket).session)
+      options.audit?.record('sign_out', request, { email: record?.identity.email, sessionId: ticket.sid })
       if (record !== null) {
         const { refreshToken, accessToken } = record.tokens
         // Revocation may finish just after the response, bounded in time; it never blocks sign-out.

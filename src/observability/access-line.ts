@@ -26,6 +26,9 @@ export interface AccessFields {
   readonly upstream: string | undefined
   readonly user: string | undefined
   readonly outcome: AccessOutcome | undefined
+  /** The client's address (through trusted proxies) and user agent (cut to a bounded length). */
+  readonly client: string | undefined
+  readonly userAgent: string | undefined
 }
 
 const levelText = '{"level":"info"'
@@ -47,7 +50,7 @@ export function createAccessLineWriter (logger: Logger): (fields: AccessFields) 
     out.write(levelText + isoTimestamp() + baseFieldsText +
       `,"requestId":${JSON.stringify(f.requestId)},"method":${JSON.stringify(f.method)}` + str(f.path, 'path') +
       `,"status":${numberText(f.status)},"durationMs":${numberText(f.durationMs)},"route":${JSON.stringify(f.route)}` +
-      str(f.upstream, 'upstream') + str(f.user, 'user') + str(f.outcome, 'outcome') + end)
+      str(f.upstream, 'upstream') + str(f.user, 'user') + str(f.outcome, 'outcome') + str(f.client, 'client') + str(f.userAgent, 'userAgent') + end)
   }
 }
 

@@ -1,6 +1,9 @@
+import type { AccessOutcome } from '../domain/outcomes.js'
+import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { createAccessLineWriter } from './access-line.js'
+import { userAgentOf } from './audit.js'
 import type { Metrics } from './metrics.js'
 
 /** Response header that tells the client the request id to quote in a support request. */
@@ -26,6 +29,8 @@ export const shutdownCutStatus = 503
 export interface AccessLogOptions {
   /** True once the gateway itself closes the connections still open (the drain's timeout). */
   readonly cutByGateway?: () => boolean
+  /** The client's address through trusted proxies (default: the peer address). */
+  readonly client?: (request: FastifyRequest) => string
 }
 
 /**
@@ -35,10 +40,14 @@ export interface AccessLogOptions {
  * or state), status, duration, route, upstream, the user's subject and the outcome. A request
  * whose client disconnects first is logged once too, with status 499 and outcome
  * `client_aborted`, unless the gateway cut it at the end of its shutdown drain: then status 503
- * and outcome `shutdown_cut`. Must be called on the root instance so it covers every route. The
- * lines go to `logger`'s destination (the gateway's root logger).
+ * and outcome `shutdown_cut`. The line also names the client's address (`options.client`, through
+ * trusted proxies; the peer address without it) and user agent. Must be called on the root
+ * instance so it covers every route. The lines go to `logger`'s destination (the gateway's root
+ * logger). Returns the writer for requests Node refused before any route (bad request line,
+ * timeout), which have no request object.
  */
-export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 'request'>, logger: Logger, options: AccessLogOptions = {}): void {
+export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 'request'>, logger: Logger, options: AccessLogOptions = {}): (line: RefusedLine) => void {
+  const clientOf = options.client ?? ((request: FastifyRequest) => request.socket?.remoteAddress ?? '')
   // The line's fields are built here from values that hold no secret, so it skips the redaction
   // pass: a clone and walk of every field, the largest per-request cost the CPU profile showed in
   // the gateway's own code.
@@ -63,7 +72,9 @@ export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 
       route,
       upstream: state?.proxied === true ? state.route?.upstream : undefined,
       user: state?.session?.record.identity.sub,
-      outcome: aborted ?? state?.outcome ?? (request.routeOptions.config.gateway === true ? 'gateway' : undefined)
+      outcome: aborted ?? state?.outcome ?? (request.routeOptions.config.gateway === true ? 'gateway' : undefined),
+      client: clientOf(request),
+      userAgent: userAgentOf(request)
     })
   }
 
@@ -85,4 +96,31 @@ export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 
     write(request, reply.statusCode, reply.elapsedTime, null)
     done()
   })
+
+  return (line) => {
+    metrics.request('none', line.status, 0)
+    accessLine({
+      requestId: line.requestId ?? randomUUID(),
+      method: line.method ?? '-',
+      path: undefined,
+      status: line.status,
+      durationMs: 0,
+      route: 'none',
+      upstream: undefined,
+      user: undefined,
+      outcome: line.outcome,
+      client: line.peer.replace(/^::ffff:/, ''),
+      userAgent: undefined
+    })
+  }
+}
+
+/** A request refused before the framework made a request of it: no path is logged (it was unreadable). */
+export interface RefusedLine {
+  readonly status: number
+  readonly outcome: AccessOutcome
+  /** The peer address of the connection. */
+  readonly peer: string
+  readonly method?: string | undefined
+  readonly requestId?: string | undefined
 }

@@ -64,9 +64,12 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamAnswer {
 
   private readonly onDrain = (): void => { this.controller?.resume() }
 
-  constructor (res: ServerResponse, events: ExchangeEvents) {
+  private readonly ownCookie: (name: string) => boolean
+
+  constructor (res: ServerResponse, events: ExchangeEvents, ownCookie: (name: string) => boolean) {
     this.res = res
     this.events = events
+    this.ownCookie = ownCookie
     res.once('close', this.onClose)
   }
 
@@ -119,6 +122,12 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamAnswer {
     for (const name in upstream) {
       const value = upstream[name]
       if (value === undefined || hopByHop.has(name) || (listed !== null && listed.includes(name))) continue
+      if (name === 'set-cookie') {
+        // The gateway's own cookies are the gateway's: an upstream cannot set or clear them.
+        const kept = foreignCookies(value, this.ownCookie)
+        if (kept.length > 0) out[name] = kept
+        continue
+      }
       out[name] = value
     }
     const own = this.events.ownHeaders()
@@ -173,9 +182,23 @@ class Exchange implements Dispatcher.DispatchHandler, UpstreamAnswer {
   }
 }
 
+/** The upstream's `Set-Cookie` values without those naming one of the gateway's cookies. */
+export function foreignCookies (value: string | string[], ownCookie: (name: string) => boolean): string[] {
+  const kept: string[] = []
+  for (const line of typeof value === 'string' ? [value] : value) {
+    const eq = line.indexOf('=')
+    // A line without `=` sets no cookie a browser would keep under any name of ours; it goes as is.
+    const name = (eq === -1 ? '' : line.slice(0, eq)).trim()
+    if (name === '' || !ownCookie(name)) kept.push(line)
+  }
+  return kept
+}
+
 export interface ForwarderOptions {
   readonly connectTimeoutMs: number
   readonly headersTimeoutMs: number
+  /** Whether a cookie name is one of the gateway's (an upstream's `Set-Cookie` for it is dropped). */
+  readonly ownCookie: (name: string) => boolean
 }
 
 export interface Forwarder {
@@ -198,7 +221,7 @@ export function createForwarder (options: ForwarderOptions): Forwarder {
   return {
     forward (req, res, origin, path, headers, events) {
       const body = hasBody(req) ? req : null
-      agent.dispatch({ origin, path, method: req.method as Dispatcher.HttpMethod, headers: headers as IncomingHttpHeaders, body }, new Exchange(res, events))
+      agent.dispatch({ origin, path, method: req.method as Dispatcher.HttpMethod, headers: headers as IncomingHttpHeaders, body }, new Exchange(res, events, options.ownCookie))
     },
     close: () => agent.close()
   }

@@ -19,6 +19,8 @@ export interface ForwardedInfo {
   readonly proto: Protocol
   /** The host the client asked for, or undefined when it sent none. */
   readonly host: string | undefined
+  /** Whether the direct peer is a trusted proxy (its `X-Forwarded-*` values were believed). */
+  readonly trusted: boolean
 }
 
 export interface Forwarding {
@@ -71,7 +73,7 @@ export function createForwarding (trustedProxies: readonly string[]): Forwarding
     const peer = plainPeer(remoteAddress)
     const socketProto: Protocol = tlsSocket ? 'https' : 'http'
     const hostHeader = single(headers.host)
-    if (!isTrusted(peer)) return { clientIp: peer, xff: peer, proto: socketProto, host: hostHeader }
+    if (!isTrusted(peer)) return { clientIp: peer, xff: peer, proto: socketProto, host: hostHeader, trusted: false }
 
     const hops = (joined(headers['x-forwarded-for']) ?? '').split(',').map(h => h.trim()).filter(h => h !== '')
     const chain = [peer]
@@ -88,7 +90,7 @@ export function createForwarding (trustedProxies: readonly string[]): Forwarding
     const proto: Protocol = forwardedProto === 'http' || forwardedProto === 'https' ? forwardedProto : socketProto
     const forwardedHost = firstItem(headers['x-forwarded-host'])
     const host = forwardedHost !== undefined && validHost(forwardedHost) ? forwardedHost : hostHeader
-    return { clientIp, xff: chain.join(', '), proto, host }
+    return { clientIp, xff: chain.join(', '), proto, host, trusted: true }
   }
 
   return { isTrusted, resolve }

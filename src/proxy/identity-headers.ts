@@ -3,7 +3,10 @@
  * header the gateway vouches for is removed first, whatever its case or `_`/`-` spelling (many
  * servers treat `X_Forwarded_User` as `X-Forwarded-User`), then the gateway sets its own values
  * from the session. The gateway's own cookies are removed from `Cookie` so an upstream never sees
- * the session ticket.
+ * the session ticket. In the same pass, headers an upstream would take as the gateway's word about
+ * the request (method overrides, rewritten URLs, the client's address, a remote user) are removed
+ * unless a trusted proxy sent them, and `X-Forwarded-*`/`Forwarded` copies in any spelling are
+ * removed for the proxy to set its own.
  */
 
 import type { IdentityConfig } from '../config/types.js'
@@ -17,6 +20,8 @@ export type OutgoingHeaders = Record<string, string | string[]>
 export interface IdentityContext {
   /** The signed-in user, or null (public route, or nobody signed in). */
   readonly identity: Identity | null
+  /** Whether the request came from a trusted proxy (its request-describing headers are kept). */
+  readonly fromTrustedProxy?: boolean
   /** The current access token; sent only when `pass_access_token` is on. */
   readonly accessToken?: string | null
   /** The id token; sent as `Authorization: Bearer` only when `pass_id_token` is on. */
@@ -32,7 +37,7 @@ export interface IdentityHeaders {
    * A copy of the headers without reserved headers, without the gateway's cookies and without
    * hop-by-hop headers (those of RFC 9110 7.6.1 and any the `Connection` header lists).
    */
-  strip (headers: IncomingHeaders): OutgoingHeaders
+  strip (headers: IncomingHeaders, fromTrustedProxy?: boolean): OutgoingHeaders
   /** {@link IdentityHeaders.strip}, then the identity headers set from the context. */
   apply (headers: IncomingHeaders, ctx: IdentityContext): OutgoingHeaders
 }
@@ -48,6 +53,28 @@ const DEFAULT_RESERVED = [
 ]
 
 const RESERVED_PREFIX = 'x-auth-request-'
+
+/**
+ * Headers upstreams read as facts about the request (its real URL or method, the client's
+ * address, an authenticated user): believed only from a trusted proxy, removed from anyone else.
+ */
+const PROXY_ONLY = new Set([
+  'x-original-url',
+  'x-rewrite-url',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-real-ip',
+  'true-client-ip',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-server',
+  'remote-user',
+  'x-remote-user'
+])
+
+/** Set by the proxy itself after this pass (proxy.ts); every client spelling is removed. */
+const PROXY_SET = new Set(['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded'])
 const ACCESS_TOKEN_HEADER = 'x-forwarded-access-token'
 
 /**
@@ -84,18 +111,24 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
   const RESERVED = 1
   const COOKIE = 2
   const HOP = 3
+  const PROXY = 4
+  const PROXY_SETS = 5
   const seen = new BoundedMap<string, number>(1024)
   function kindOf (name: string): number {
     const known = seen.get(name)
     if (known !== undefined) return known
     const canonical = canonicalName(name)
-    const kind = hopByHop.has(name.toLowerCase()) ? HOP : reserved.has(canonical) || canonical.startsWith(RESERVED_PREFIX) ? RESERVED : canonical === 'cookie' ? COOKIE : KEEP
+    const kind = hopByHop.has(name.toLowerCase())
+      ? HOP
+      : reserved.has(canonical) || canonical.startsWith(RESERVED_PREFIX)
+        ? RESERVED
+        : canonical === 'cookie' ? COOKIE : PROXY_ONLY.has(canonical) ? PROXY : PROXY_SET.has(canonical) ? PROXY_SETS : KEEP
     seen.set(name, kind)
     return kind
   }
   const isReserved = (name: string): boolean => kindOf(name) === RESERVED
 
-  function strip (headers: IncomingHeaders): OutgoingHeaders {
+  function strip (headers: IncomingHeaders, fromTrustedProxy = false): OutgoingHeaders {
     const out: OutgoingHeaders = {}
     // `Connection: keep-alive` (or `close`) lists nothing else; anything more is dropped too.
     const listed = connectionListed(headers.connection)
@@ -103,7 +136,7 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
       const value = headers[name]
       if (value === undefined) continue
       const kind = kindOf(name)
-      if (kind === KEEP) {
+      if (kind === KEEP || (kind === PROXY && fromTrustedProxy)) {
         if (listed === null || !listed.includes(name.toLowerCase())) out[name] = value
       } else if (kind === COOKIE) {
         const kept = stripCookies(value, cookieNames)
@@ -132,7 +165,7 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
   const safeAssertions = new BoundedMap<string, true>(1024)
 
   function apply (headers: IncomingHeaders, ctx: IdentityContext): OutgoingHeaders {
-    const out = strip(headers)
+    const out = strip(headers, ctx.fromTrustedProxy === true)
     const set = (name: string, value: string | null | undefined): void => {
       if (value === null || value === undefined || !safeHeaderValue(value)) return
       out[name] = value

@@ -15,6 +15,8 @@ export interface ProxyOptions {
   readonly config: Config
   readonly identityHeaders: ReturnType<typeof createIdentityHeaders>
   readonly forwarding: ReturnType<typeof createForwarding>
+  /** Whether a cookie name is one of the gateway's own: an upstream's Set-Cookie for it is dropped. */
+  readonly ownCookie: (name: string) => boolean
   /** True once the gateway is shutting down: answers then close their connection. */
   readonly draining?: () => boolean
   /** Called with each upstream failure (metrics). */
@@ -68,20 +70,27 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
   }
 
   /** The one place that builds what the upstream receives: client identity copies out, ours in. */
+  // What the gateway serves, told to the upstream unless a trusted proxy says otherwise: never
+  // the client's Host, which an upstream building absolute URLs (redirects, password-reset links)
+  // would otherwise take from an attacker.
+  const served = new URL(config.server.publicUrl)
+  const servedProto = served.protocol === 'https:' ? 'https' : 'http'
+
   function upstreamHeaders (request: FastifyRequest, incoming: Headers): Headers {
     const session = request.portcullis.session
+    const fwd = forwarding.resolve(request.socket.remoteAddress ?? '', request.headers as IncomingHttpHeaders, config.server.tls !== null)
+    // Resolved here anyway: the access line and audit lines reuse it (observability/audit.ts).
+    request.portcullis.client = fwd.clientIp
     const headers = identityHeaders.apply(incoming, {
+      fromTrustedProxy: fwd.trusted,
       identity: session?.record.identity ?? null,
       accessToken: session?.record.tokens.accessToken ?? null,
       idToken: session?.record.tokens.idToken ?? null,
       assertion: request.portcullis.assertion
     }) as Headers
-    const fwd = forwarding.resolve(request.socket.remoteAddress ?? '', request.headers as IncomingHttpHeaders, config.server.tls !== null)
-    delete headers.forwarded
     headers['x-forwarded-for'] = fwd.xff
-    headers['x-forwarded-proto'] = fwd.proto
-    if (fwd.host !== undefined) headers['x-forwarded-host'] = fwd.host
-    else delete headers['x-forwarded-host']
+    headers['x-forwarded-proto'] = fwd.trusted ? fwd.proto : servedProto
+    headers['x-forwarded-host'] = fwd.trusted ? fwd.host ?? served.host : served.host
     headers['x-request-id'] = request.id
     return headers
   }
@@ -98,7 +107,8 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
 
   const forwarder = createForwarder({
     connectTimeoutMs: Math.min(config.server.upstreamTimeoutMs, 10_000),
-    headersTimeoutMs: config.server.upstreamTimeoutMs
+    headersTimeoutMs: config.server.upstreamTimeoutMs,
+    ownCookie: options.ownCookie
   })
   app.addHook('onClose', async () => { await forwarder.close() })
 

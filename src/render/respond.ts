@@ -35,6 +35,7 @@ const titles: Partial<Record<number, string>> = {
   403: 'Access denied',
   404: 'Not found',
   405: 'Method not allowed',
+  429: 'Too many requests',
   500: 'Something went wrong',
   502: 'Application unreachable',
   503: 'Temporarily unavailable',
@@ -55,6 +56,6 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, err: Ga
   if (wantsHtml(request) && request.method !== 'HEAD' && request.portcullis?.route?.api !== true) {
     return sendPage(reply, error.status, errorPage(titles[error.status] ?? 'Error', message, error.code, extra?.html ?? ''))
   }
-  return reply.code(error.status).header('cache-control', 'no-store').type('application/json; charset=utf-8')
+  return reply.code(error.status).header('cache-control', 'no-store').header('x-content-type-options', 'nosniff').type('application/json; charset=utf-8')
     .send(JSON.stringify({ error: error.code, message, ...extra?.json }))
 }

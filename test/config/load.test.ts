@@ -107,7 +107,10 @@ t.test('load: defaults from the contract fill every unset key', async t => {
       shutdownTimeoutMs: 10_000,
       upstreamTimeoutMs: 30_000,
       workers: 1,
-      tls: null
+      tls: null,
+      timeouts: { headersMs: 10_000, requestMs: 300_000, keepAliveMs: 72_000, idleMs: 600_000 },
+      rateLimit: { signIn: 30, windowMs: 60_000, maxClients: 100_000 },
+      pendingSignIns: { perClient: 10, total: 10_000 }
     },
     provider: {
       type: 'google',
@@ -123,7 +126,8 @@ t.test('load: defaults from the contract fill every unset key', async t => {
     },
     session: {
       store: 'redis',
-      cookie: { name: '_portcullis', secrets: [COOKIE_SECRET], secure: true, sameSite: 'lax', domain: null },
+      // secure and host-only: the default name takes the __Host- prefix.
+      cookie: { name: '__Host-_portcullis', secrets: [COOKIE_SECRET], secure: true, sameSite: 'lax', domain: null },
       lifetimeMs: 7 * 86_400_000,
       idleTimeoutMs: 86_400_000,
       refreshBeforeExpiryMs: 60_000,
@@ -154,7 +158,7 @@ t.test('load: defaults from the contract fill every unset key', async t => {
     },
     forwardAuth: { uriHeader: 'x-forwarded-uri', methodHeader: 'x-forwarded-method' },
     logging: { level: 'info', format: 'json' },
-    metrics: { enabled: true, listen: null }
+    metrics: { enabled: true, listen: null, public: false }
   })
 })
 

@@ -38,6 +38,11 @@ t.test('schema: only durations use a union type', async t => {
   t.strictSame(unions, [
     '.server.shutdown_timeout: string|integer',
     '.server.upstream_timeout: string|integer',
+    '.server.timeouts.headers: string|integer',
+    '.server.timeouts.request: string|integer',
+    '.server.timeouts.keep_alive: string|integer',
+    '.server.timeouts.idle: string|integer',
+    '.server.rate_limit.window: string|integer',
     '.provider.timeout: string|integer',
     '.session.lifetime: string|integer',
     '.session.idle_timeout: string|integer',

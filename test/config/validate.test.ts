@@ -132,6 +132,37 @@ t.test('session: durations, and idle_timeout no longer than lifetime', async t =
   t.strictSame(problemsWith(r => { r.session.lifetime = '1h' }), ['session.idle_timeout: must not be longer than session.lifetime'])
 })
 
+t.test('session.cookie.name: the default takes __Host- when secure and host-only; a configured name is kept', async t => {
+  const name = (change: (r: any) => void): string => configWith(change).session.cookie.name
+  t.equal(name(r => { delete r.session.cookie.name; r.session.cookie.secure = true }), '__Host-_portcullis')
+  t.equal(name(r => { delete r.session.cookie.name; r.session.cookie.secure = false }), '_portcullis')
+  t.equal(name(r => { delete r.session.cookie.name; r.session.cookie.secure = true; r.session.cookie.domain = 'example.com' }), '_portcullis')
+  t.equal(name(r => { r.session.cookie.name = '_portcullis'; r.session.cookie.secure = true }), '_portcullis')
+})
+
+t.test('server.timeouts, rate_limit and pending_sign_ins: defaults, values and bad values named by key', async t => {
+  const d = configWith(() => {}).server
+  t.strictSame([d.timeouts, d.rateLimit, d.pendingSignIns], [
+    { headersMs: 10_000, requestMs: 300_000, keepAliveMs: 72_000, idleMs: 600_000 },
+    { signIn: 30, windowMs: 60_000, maxClients: 100_000 },
+    { perClient: 10, total: 10_000 }
+  ])
+  const c = configWith(r => {
+    r.server.timeouts = { headers: '5s', request: '1m', keep_alive: '30s', idle: '2m' }
+    r.server.rate_limit = { sign_in: 0, window: '10s', max_clients: 50 }
+    r.server.pending_sign_ins = { per_client: 3, total: 100 }
+  }).server
+  t.strictSame([c.timeouts, c.rateLimit, c.pendingSignIns], [
+    { headersMs: 5000, requestMs: 60_000, keepAliveMs: 30_000, idleMs: 120_000 },
+    { signIn: 0, windowMs: 10_000, maxClients: 50 },
+    { perClient: 3, total: 100 }
+  ])
+  t.strictSame(problemsWith(r => { r.server.timeouts = { headers: '2m', request: '1m' } }), ['server.timeouts.headers: must not be longer than server.timeouts.request'])
+  t.strictSame(problemsWith(r => { r.server.timeouts = { idle: 'soon' } }), ['server.timeouts.idle: must be a duration such as 500ms, 60s, 30m, 24h or 7d, or a whole number of seconds'])
+  t.strictSame(problemsWith(r => { r.server.rate_limit = { sign_in: -1 } }), ['server.rate_limit.sign_in: must be >= 0'])
+  t.strictSame(problemsWith(r => { r.server.pending_sign_ins = { per_client: 0 } }), ['server.pending_sign_ins.per_client: must be >= 1'])
+})
+
 t.test('session.cookie.name: a cookie token; __Host- needs secure and no domain', async t => {
   t.strictSame(problemsWith(r => { r.session.cookie.name = 'my cookie' }),
     ['session.cookie.name: must be a cookie name token (letters, digits and !#$%&\'*+-.^_`|~)'])
@@ -188,7 +219,7 @@ t.test('redis.url: redis:// or rediss://; defaults for prefix and timeouts', asy
 
 t.test('logging and metrics: defaults, values, and a metrics listener distinct from the main one', async t => {
   const c = configWith(r => { r.logging = { level: 'debug', format: 'pretty' }; r.metrics = { enabled: false, listen: '127.0.0.1:9090' } })
-  t.strictSame([c.logging, c.metrics], [{ level: 'debug', format: 'pretty' }, { enabled: false, listen: { host: '127.0.0.1', port: 9090 } }])
+  t.strictSame([c.logging, c.metrics], [{ level: 'debug', format: 'pretty' }, { enabled: false, listen: { host: '127.0.0.1', port: 9090 }, public: false }])
   t.strictSame(problemsWith(r => { r.metrics = { listen: '0.0.0.0:4180' } }), ['metrics.listen: must differ from server.listen'])
   t.strictSame(problemsWith(r => { r.metrics = { listen: 'nope' } }), ['metrics.listen: must be host:port'])
 })

@@ -59,7 +59,9 @@ export interface Stack {
  */
 export function baseRawConfig (options: { publicUrl: string, port: number, issuer: string, upstream: string, store: 'redis' | 'memory', redisUrl?: string }): RawConfig {
   const raw = baseRaw()
-  raw.server = { listen: `127.0.0.1:${options.port}`, public_url: options.publicUrl }
+  // Every test client signs in from 127.0.0.1: the sign-in rate limit is off here and tested on
+  // its own (test/integration/sign-in-limits.test.ts, flood.test.ts).
+  raw.server = { listen: `127.0.0.1:${options.port}`, public_url: options.publicUrl, rate_limit: { sign_in: 0 } }
   raw.provider = { ...raw.provider, issuer: options.issuer, client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, allow_insecure_issuer: true, timeout: '5s' }
   raw.session = { store: options.store, cookie: { ...raw.session.cookie, secure: false } }
   if (options.redisUrl === undefined) delete raw.redis

@@ -2,14 +2,23 @@ import t from 'tap'
 import fastifyCookie from '@fastify/cookie'
 import Fastify from 'fastify'
 import type { CookieConfig } from '../../src/config/types.js'
-import { clearCookieOptions, cookieOptions, gatewayCookieNames, loginCookieName } from '../../src/http/cookies.js'
+import { clearCookieOptions, cookieOptions, gatewayCookieMatcher, gatewayCookieNames, loginCookieName } from '../../src/http/cookies.js'
+import { foreignCookies } from '../../src/proxy/forward.js'
 
 const base: CookieConfig = { name: '_portcullis', secrets: ['x'.repeat(32)], secure: true, sameSite: 'lax', domain: null }
 
 t.test('cookies: the session cookie is the configured name, the login cookie adds _login', async t => {
   t.equal(gatewayCookieNames(base)[0], '_portcullis')
   t.equal(loginCookieName(base), '_portcullis_login')
-  t.same(gatewayCookieNames({ ...base, name: '__Host-gw' }), ['__Host-gw', '__Host-gw_login'])
+  t.same(gatewayCookieNames({ ...base, name: '__Host-gw' }), ['__Host-gw', '__Secure-gw_login'], 'the binding cookie is scoped to the auth prefix, which __Host- forbids')
+})
+
+t.test('cookies: the gateway\'s cookies are the session name and every name starting with the binding cookie\'s', async t => {
+  const own = gatewayCookieMatcher({ ...base, name: '__Host-gw' })
+  for (const name of ['__Host-gw', '__Secure-gw_login', '__Secure-gw_login_2', '__Secure-gw_loginx']) t.equal(own(name), true, name)
+  for (const name of ['__Host-gw2', 'gw', '__host-gw', '__Secure-gw', 'app', '']) t.equal(own(name), false, name)
+  t.same(foreignCookies(['__Host-gw=x; Path=/', 'app=1', ' __Secure-gw_login =y', 'noequals', '=v'], own), ['app=1', 'noequals', '=v'])
+  t.same(foreignCookies('__Host-gw=x', own), [])
 })
 
 t.test('cookies: set options are HttpOnly with Secure and SameSite as configured and Max-Age in seconds', async t => {

@@ -82,6 +82,8 @@ t.test('refresh: invalid_grant ends the session everywhere (browser to sign-in, 
   const api = await json(jar, '/api/data')
   t.equal(api.status, 401)
   t.equal(api.body.error, 'PCS_SESSION_EXPIRED')
+  const ended = stack.logs.filter((l) => l.msg === 'audit' && l.audit === 'session_ended').at(-1)
+  t.match(ended, { audit: 'session_ended', client: '127.0.0.1', reason: 'refresh_invalid_grant', session: /^[0-9a-f]{16}$/ }, 'an audit line')
   t.equal((await redis.keys('*:session')).length, keysBefore - 1, 'session deleted from Redis')
   const nav = await fetchWithJar(`${stack.url}/page`, jar)
   t.equal(nav.status, 302)

@@ -15,9 +15,9 @@ function capture (): { stream: Writable, lines: () => string[] } {
 const withoutTime = (line: string): string => line.replace(/,"time":"[^"]+"/, '')
 
 const samples: AccessFields[] = [
-  { requestId: '0b6c0c1e-6a52-4bd6-9b0e-0f5c2d1f7a11', method: 'GET', path: '/one', status: 200, durationMs: 1.25, route: '/', upstream: 'http://127.0.0.1:8080', user: 'dev-alice', outcome: 'proxied' },
-  { requestId: 'req-"quoted"\\back', method: 'POST', path: '/ä/\u0001/\u2028/"x"', status: 499, durationMs: 0, route: 'none', upstream: undefined, user: undefined, outcome: 'client_aborted' },
-  { requestId: 'r', method: 'GET', path: undefined, status: 404, durationMs: Number.NaN, route: '/oauth2/start', upstream: undefined, user: undefined, outcome: undefined }
+  { requestId: '0b6c0c1e-6a52-4bd6-9b0e-0f5c2d1f7a11', method: 'GET', path: '/one', status: 200, durationMs: 1.25, route: '/', upstream: 'http://127.0.0.1:8080', user: 'dev-alice', outcome: 'proxied', client: '203.0.113.7', userAgent: 'Mozilla/5.0 (X11; Linux x86_64)' },
+  { requestId: 'req-"quoted"\\back', method: 'POST', path: '/ä/\u0001/\u2028/"x"', status: 499, durationMs: 0, route: 'none', upstream: undefined, user: undefined, outcome: 'client_aborted', client: '2001:db8::1', userAgent: 'ua "quoted" \u0007' },
+  { requestId: 'r', method: 'GET', path: undefined, status: 404, durationMs: Number.NaN, route: '/oauth2/start', upstream: undefined, user: undefined, outcome: undefined, client: undefined, userAgent: undefined }
 ]
 
 t.test('access line: written exactly as the logger writes the same fields', async (t) => {

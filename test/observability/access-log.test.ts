@@ -30,6 +30,7 @@ t.before(async () => {
       raw.identity = { pass_access_token: true, pass_id_token: true }
       raw.routes.push({ path: '/admin/', upstream: raw.routes[0].upstream, allow: { emails: ['nobody@example.com'] } })
       raw.routes.push({ path: '/hang/', upstream: hangingUrl, public: true })
+      raw.metrics = { public: true }
     }
   })
 })

@@ -23,6 +23,7 @@ t.before(async () => {
       raw.identity = { assertion: { enabled: false } }
       // Every request reaches the store, so store latency and errors are what is counted.
       raw.session.cache = { enabled: false }
+      raw.metrics = { public: true }
     }
   })
 })

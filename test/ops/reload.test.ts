@@ -41,6 +41,7 @@ t.test('SIGHUP: routes, access rules and log level change while a keep-alive con
   t.teardown(() => provider.close())
   const upstream = app.url.replace(/\/$/, '')
   const raw: RawConfig = baseRawConfig({ publicUrl: url, port, issuer: provider.issuer, upstream, store: 'memory' })
+  raw.metrics = { public: true }
   const file = writeConfigFile(raw)
   const gateway: GatewayProcess = await spawnGateway(file)
   t.teardown(async () => { gateway.signal('SIGKILL'); await gateway.exited })

@@ -34,7 +34,7 @@ t.test('forwarded: an empty list trusts nobody, not even loopback', async t => {
   t.equal(none.isTrusted('127.0.0.1'), false)
   t.equal(none.isTrusted('::1'), false)
   t.same(none.resolve('127.0.0.1', { host: 'h', 'x-forwarded-for': '1.2.3.4', 'x-forwarded-proto': 'https' }, false),
-    { clientIp: '127.0.0.1', xff: '127.0.0.1', proto: 'http', host: 'h' })
+    { clientIp: '127.0.0.1', xff: '127.0.0.1', proto: 'http', host: 'h', trusted: false })
 })
 
 t.test('forwarded: an invalid trusted proxy entry is refused at creation', async t => {
@@ -52,13 +52,13 @@ t.test('forwarded: from an untrusted peer every X-Forwarded-* header is ignored'
     'x-forwarded-host': 'evil.com'
   }
   t.same(forwarding.resolve('203.0.113.7', headers, false),
-    { clientIp: '203.0.113.7', xff: '203.0.113.7', proto: 'http', host: 'apps.example.com' })
+    { clientIp: '203.0.113.7', xff: '203.0.113.7', proto: 'http', host: 'apps.example.com', trusted: false })
   t.same(forwarding.resolve('203.0.113.7', { ...headers, 'x-forwarded-proto': 'http' }, true),
-    { clientIp: '203.0.113.7', xff: '203.0.113.7', proto: 'https', host: 'apps.example.com' })
+    { clientIp: '203.0.113.7', xff: '203.0.113.7', proto: 'https', host: 'apps.example.com', trusted: false })
   t.same(forwarding.resolve('::ffff:203.0.113.7', headers, false),
-    { clientIp: '203.0.113.7', xff: '203.0.113.7', proto: 'http', host: 'apps.example.com' })
+    { clientIp: '203.0.113.7', xff: '203.0.113.7', proto: 'http', host: 'apps.example.com', trusted: false })
   t.same(forwarding.resolve('2001:db9::7', {}, false),
-    { clientIp: '2001:db9::7', xff: '2001:db9::7', proto: 'http', host: undefined })
+    { clientIp: '2001:db9::7', xff: '2001:db9::7', proto: 'http', host: undefined, trusted: false })
 })
 
 t.test('forwarded: from a trusted peer the client is the nearest untrusted hop', async t => {

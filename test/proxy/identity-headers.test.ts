@@ -86,10 +86,24 @@ t.test('identity headers: strip removes every spoofed copy and leaves other head
   t.same(policy.strip(headers), {
     host: 'apps.example.com',
     accept: 'text/html',
-    'x-forwarded-for': '203.0.113.9',
     authorization: 'Bearer client-token',
     'x-custom': ['a', 'b']
-  })
+  }, 'X-Forwarded-For is removed too: the proxy sets its own')
+})
+
+t.test('identity headers: request facts an upstream believes are kept only from a trusted proxy', async t => {
+  const policy = createIdentityHeaders(config(), { cookieNames })
+  const facts = ['X-Original-URL', 'X-Rewrite-URL', 'X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override', 'X-Real-IP',
+    'True-Client-IP', 'X-Forwarded-Port', 'X-Forwarded-Prefix', 'X-Forwarded-Server', 'Remote-User', 'X-Remote-User']
+  const headers: Record<string, string> = { accept: '*/*' }
+  for (const name of facts) for (const v of variants(name)) headers[v] = 'client'
+  t.same(policy.strip(headers), { accept: '*/*' }, 'every spelling removed from a client')
+  t.same(policy.strip(headers, true), headers, 'kept from a trusted proxy')
+  t.same(policy.apply(headers, { identity: null }), { accept: '*/*' })
+  t.same(policy.apply(headers, { identity: null, fromTrustedProxy: true }), headers)
+  // The proxy sets these itself: removed in every spelling, whoever sent them.
+  const set = { 'x-forwarded-host': 'evil', X_Forwarded_Host: 'evil', 'x-forwarded-proto': 'https', forwarded: 'for=1.2.3.4', x_forwarded_for: '1.2.3.4' }
+  t.same(policy.strip(set, true), {})
 })
 
 t.test('identity headers: strip removes only the gateway cookies from Cookie', async t => {
