@@ -10,7 +10,7 @@ import t from 'tap'
  * or top-level file fails this test until it is given a floor here and in docs/architecture.md.
  */
 export const floors: ReadonlyArray<readonly string[]> = [
-  ['errors.ts', 'domain', 'util'], // ground: the error registry, the domain types and vocabulary, small helpers
+  ['errors.ts', 'domain', 'util', 'limits'], // ground: the error registry, the domain types and vocabulary, small helpers, abuse limits
   ['config'], // load, validate and describe the configuration
   ['observability'], // logger, log destination, access line, metrics
   ['render'], // the gateway's own pages and error responses
