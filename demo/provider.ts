@@ -6,7 +6,9 @@
  *
  * Google semantics reproduced: `access_type=offline` yields a refresh token; refresh tokens are not
  * rotated and the refresh response omits `refresh_token`; the id token carries email and profile
- * claims (plus `groups`, which Google does not have but the gateway's policies use).
+ * claims (plus `groups`, which Google does not have but the gateway's policies use). It also
+ * serves Google's Workspace group APIs (google-apis.ts) for the `cloud_identity` and
+ * `admin_directory` group sources.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
@@ -14,7 +16,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 // @ts-expect-error -- the provider library ships no type declarations; the surface used is typed below.
 import Provider, { errors as providerErrors } from 'oidc-provider'
-import { DEMO_ACCOUNTS } from './accounts.js'
+import { ALICE, DEMO_ACCOUNTS, DEMO_WORKSPACE_GROUPS } from './accounts.js'
+import { CLOUD_IDENTITY_SCOPE, createGoogleApis, type GoogleApis } from './google-apis.js'
 import type { DevAccount } from './accounts.js'
 import { closeServer, listenBounded } from './listen.js'
 import { createDevAdapterFactory } from './provider-adapter.js'
@@ -57,6 +60,10 @@ export interface DevProviderOptions {
    * groups); default none.
    */
   readonly userinfoOnlyClaims?: readonly string[]
+  /** Workspace groups of the Google API double (group -> direct members); default the demo's. */
+  readonly workspaceGroups?: Readonly<Record<string, readonly string[]>>
+  /** Accounts a service account may act as for the Directory API (Workspace admins); default alice. */
+  readonly workspaceAdmins?: readonly string[]
 }
 
 /** How the next refresh that would succeed is made to fail instead. */
@@ -95,6 +102,8 @@ export interface DevProvider {
    * (awaiting the result is optional).
    */
   revokeAllGrants (sub: string): Promise<void>
+  /** The Workspace group APIs this provider also serves (see google-apis.ts), with their test hooks. */
+  readonly googleApis: GoogleApis
   close (): Promise<void>
 }
 
@@ -160,11 +169,19 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       return
     }
     if (provider === null || koaHandler === null) throw new Error('provider not started')
+    if (await googleApis.handle(req, res)) return
     const handled = await handleInteraction(provider, (sub) => accounts.get(sub), () => [...accounts.values()], req, res)
     if (!handled) koaHandler(req, res)
   }
 
   const issuer = await listenBounded(server, host, options.port ?? 0, 'development provider')
+  const googleApis = createGoogleApis(issuer, options.workspaceGroups ?? DEMO_WORKSPACE_GROUPS, async (token) => {
+    // A user access token this provider issued, still valid: whose it is and what it may do.
+    const found = token === '' ? undefined : await (provider as unknown as { AccessToken: { find (t: string): Promise<{ accountId: string, scope?: string, isExpired?: boolean } | undefined> } }).AccessToken.find(token)
+    if (found === undefined || found.isExpired === true) return null
+    const account = accounts.get(found.accountId)
+    return account === undefined ? null : { email: account.email, scopes: new Set((found.scope ?? '').split(' ')) }
+  }, new Set(options.workspaceAdmins ?? [ALICE.email]))
 
   const configuration = {
     adapter: adapterFactory,
@@ -184,7 +201,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       profile: ['name', 'preferred_username'],
       groups: ['groups']
     },
-    scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
+    scopes: ['openid', 'email', 'profile', 'groups', 'offline_access', CLOUD_IDENTITY_SCOPE],
     conformIdTokenClaims: false,
     responseTypes: ['code'],
     pkce: { required: () => true },
@@ -279,6 +296,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
     issuer,
     url: issuer,
     counters,
+    googleApis,
     setTokenDelay (ms) { state.tokenDelayMs = Math.max(0, ms) },
     setAccessTokenTtl (seconds) { state.accessTokenTtlSeconds = Math.max(1, Math.floor(seconds)) },
     setDown (down) { state.down = down },

@@ -16,6 +16,7 @@ import { errorHeader, generatedHeader, sendError } from './http/respond.js'
 import { registerSignIn } from './http/sign-in.js'
 import { registerSignOut } from './http/sign-out.js'
 import { registerUserinfo } from './http/userinfo.js'
+import { createGroupsResolver } from './groups/resolver.js'
 import { createFlows } from './oidc/flows.js'
 import { createProvider } from './oidc/provider.js'
 import { registerAccessLog } from './observability/access-log.js'
@@ -104,6 +105,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     keepClaims: live.keepClaims,
     wantClaims,
     keepIdToken: config.identity.passIdToken,
+    groups: createGroupsResolver({ config: config.provider.groups, logger, allowHttp: config.provider.allowInsecureIssuer, now }),
     now
   }), metrics)
 

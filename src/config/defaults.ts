@@ -17,12 +17,13 @@ export const DEFAULTS = Object.freeze({
     scopes: Object.freeze(['openid', 'email', 'profile']),
     allow_insecure_issuer: false,
     groups_claim: 'groups',
-    timeout: '10s'
-  }),
-  /** Applied only when `provider.type` is `google`. */
-  google: Object.freeze({
-    issuer: 'https://accounts.google.com',
-    prompt: 'consent'
+    timeout: '10s',
+    groups: Object.freeze({
+      source: 'claim' as const,
+      max_age: '1h',
+      timeout: '10s',
+      page_size: 200
+    })
   }),
   session: Object.freeze({
     store: 'redis' as const,
@@ -71,6 +72,13 @@ export const DEFAULTS = Object.freeze({
   assertionMaxTtl: '5m',
   /** Lower bound on `identity.assertion.rotate`: each new key is announced well before it signs. */
   assertionMinRotate: '1h',
+  bearer: Object.freeze({
+    enabled: false,
+    algorithms: Object.freeze(['RS256', 'ES256'] as string[]),
+    clock_skew: '60s'
+  }),
+  /** Upper bound on `bearer.clock_skew`. */
+  bearerMaxClockSkew: '5m',
   logging: Object.freeze({
     level: 'info' as const,
     format: 'json' as const

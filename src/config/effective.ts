@@ -33,7 +33,18 @@ export function toFileShape (config: Config): Record<string, unknown> {
       // "" is how the file says "send no prompt", which differs from leaving the key out for google.
       prompt: provider.prompt ?? '',
       groups_claim: provider.groupsClaim,
-      timeout: formatDuration(provider.timeoutMs)
+      timeout: formatDuration(provider.timeoutMs),
+      groups: provider.groups.source === 'claim'
+        ? { source: 'claim' }
+        : {
+            source: provider.groups.source,
+            max_age: formatDuration(provider.groups.maxAgeMs),
+            timeout: formatDuration(provider.groups.timeoutMs),
+            page_size: provider.groups.pageSize,
+            service_account_key_file: provider.groups.serviceAccountKeyFile,
+            impersonate: provider.groups.impersonate,
+            api_root: provider.groups.apiRoot
+          }
     },
     session: {
       store: session.store,
@@ -82,6 +93,12 @@ export function toFileShape (config: Config): Record<string, unknown> {
     metrics: {
       enabled: metrics.enabled,
       listen: metrics.listen === null ? null : formatHostPort(metrics.listen.host, metrics.listen.port)
+    },
+    bearer: {
+      enabled: config.bearer.enabled,
+      audiences: config.bearer.audiences,
+      algorithms: config.bearer.algorithms,
+      clock_skew: formatDuration(config.bearer.clockSkewMs)
     }
   }) as Record<string, unknown>
 }
@@ -98,7 +115,8 @@ function route (r: RouteConfig): Record<string, unknown> {
     api: r.api,
     allow: r.allow === null ? null : accessRule(r.allow),
     methods: r.methods,
-    refresh_on_upstream_401: r.refreshOnUpstream401
+    refresh_on_upstream_401: r.refreshOnUpstream401,
+    bearer: r.bearer
   }
 }
 

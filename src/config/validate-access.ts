@@ -96,7 +96,9 @@ export function buildRoutes (raw: RawConfig, server: ServerConfig, problems: Pro
       api,
       allow,
       methods,
-      refreshOnUpstream401: route.refresh_on_upstream_401 ?? DEFAULTS.route.refresh_on_upstream_401
+      refreshOnUpstream401: route.refresh_on_upstream_401 ?? DEFAULTS.route.refresh_on_upstream_401,
+      // A public route has nobody to authenticate; otherwise the route's own word, else `bearer.enabled`.
+      bearer: !isPublic && (route.bearer ?? raw.bearer?.enabled ?? DEFAULTS.bearer.enabled)
     }
   })
 }

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { gatewayError } from '../errors.js'
+import { withoutExpiredGroups } from '../groups/resolver.js'
 import type { Logger } from '../observability/logger.js'
 import type { SessionCache } from '../session/cache.js'
 import type { Refresher } from '../session/refresh.js'
@@ -134,7 +135,10 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
         case 'unavailable':
           if (fresh.usable) {
             options.logger.warn({ reason: fresh.reason }, 'refresh unavailable; serving with the still-valid access token')
-            return { kind: 'signed_in', ticket, record: fresh.record, refreshed: false }
+            // Served without the refresh that would fetch them again: groups past max_age are dropped.
+            const identity = withoutExpiredGroups(fresh.record.identity, now())
+            const record = identity === fresh.record.identity ? fresh.record : { ...fresh.record, identity }
+            return { kind: 'signed_in', ticket, record, refreshed: false }
           }
           throw gatewayError('PCS_REFRESH_UNAVAILABLE', { details: { reason: fresh.reason } })
       }

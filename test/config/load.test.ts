@@ -119,7 +119,8 @@ t.test('load: defaults from the contract fill every unset key', async t => {
       allowInsecureIssuer: false,
       prompt: 'consent',
       groupsClaim: 'groups',
-      timeoutMs: 10_000
+      timeoutMs: 10_000,
+      groups: { source: 'claim', maxAgeMs: 3_600_000, timeoutMs: 10_000, pageSize: 200, serviceAccountKeyFile: null, impersonate: null, apiRoot: null }
     },
     session: {
       store: 'redis',
@@ -140,7 +141,7 @@ t.test('load: defaults from the contract fill every unset key', async t => {
       commandTimeoutMs: 1_000
     },
     access: { emails: [], emailDomains: ['example.com'], groups: [], claims: {} },
-    routes: [{ path: '/', upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: null, methods: null, refreshOnUpstream401: false }],
+    routes: [{ path: '/', upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: null, methods: null, refreshOnUpstream401: false, bearer: false }],
     identity: {
       headers: {
         user: 'X-Forwarded-User',
@@ -153,7 +154,8 @@ t.test('load: defaults from the contract fill every unset key', async t => {
       assertion: { enabled: true, header: 'X-Portcullis-Assertion', keyFile: null, ttlMs: 120_000, rotateMs: 86_400_000 }
     },
     logging: { level: 'info', format: 'json' },
-    metrics: { enabled: true, listen: null }
+    metrics: { enabled: true, listen: null },
+    bearer: { enabled: false, audiences: ['client-id-123'], algorithms: ['RS256', 'ES256'], clockSkewMs: 60_000 }
   })
 })
 

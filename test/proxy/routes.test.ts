@@ -12,6 +12,7 @@ function route (path: string, extra: Partial<RouteConfig> = {}): RouteConfig {
     allow: null,
     methods: null,
     refreshOnUpstream401: false,
+    bearer: false,
     ...extra
   }
 }
