@@ -14,6 +14,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { importJWK, SignJWT } from 'jose'
 // @ts-expect-error -- the provider library ships no type declarations; the surface used is typed below.
 import Provider, { errors as providerErrors } from 'oidc-provider'
 import { ALICE, DEMO_ACCOUNTS, DEMO_WORKSPACE_GROUPS } from './accounts.js'
@@ -102,6 +103,12 @@ export interface DevProvider {
    * (awaiting the result is optional).
    */
   revokeAllGrants (sub: string): Promise<void>
+  /**
+   * Signs an ID token with the provider's own key, as `gcloud auth print-identity-token
+   * --audiences=AUD` gets one from Google: `iss` this issuer, the account's email claims, a one
+   * hour lifetime; `claims` are merged over those (a test makes them wrong on purpose).
+   */
+  mintIdToken (sub: string, audience: string, claims?: Record<string, unknown>): Promise<string>
   /** The Workspace group APIs this provider also serves (see google-apis.ts), with their test hooks. */
   readonly googleApis: GoogleApis
   close (): Promise<void>
@@ -149,6 +156,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
   const issueRefreshTokens = options.issueRefreshTokens ?? true
   const state = { down: false, tokenDelayMs: options.tokenDelayMs ?? 0, nextRefreshFailure: null as RefreshFailure | null, accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600 }
   const grantsByAccount = new Map<string, Set<string>>()
+  const signingJwk = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: randomBytes(8).toString('hex') }
   const adapterFactory = createDevAdapterFactory()
 
   // The issuer contains the port, so the server listens first and the provider is built after.
@@ -211,7 +219,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       names: { session: 'pcsdev_session', interaction: 'pcsdev_interaction', resume: 'pcsdev_interaction_resume' },
       keys: [randomBytes(32).toString('base64url')]
     },
-    jwks: { keys: [{ ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256' }] },
+    jwks: { keys: [signingJwk] },
     features: {
       devInteractions: { enabled: false },
       rpInitiatedLogout: { enabled: false },
@@ -297,6 +305,12 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
     url: issuer,
     counters,
     googleApis,
+    async mintIdToken (sub, audience, claims = {}) {
+      const account = accounts.get(sub)
+      const iat = Math.floor(Date.now() / 1000)
+      const payload = { ...(account === undefined ? { sub } : claimsOf(account)), iss: issuer, aud: audience, iat, exp: iat + ID_TOKEN_TTL_SECONDS, ...claims }
+      return await new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: signingJwk.kid, typ: 'JWT' }).sign(await importJWK(signingJwk, 'RS256'))
+    },
     setTokenDelay (ms) { state.tokenDelayMs = Math.max(0, ms) },
     setAccessTokenTtl (seconds) { state.accessTokenTtlSeconds = Math.max(1, Math.floor(seconds)) },
     setDown (down) { state.down = down },

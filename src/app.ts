@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyRequest } fro
 import type { Config } from './config/types.js'
 import { isGatewayError } from './errors.js'
 import { createAuthenticator } from './http/authenticate.js'
+import { createBearerVerifier } from './http/bearer.js'
 import { newRequestState } from './http/context.js'
 import { loginCookieName } from './http/cookies.js'
 import { registerForwardAuth } from './http/forward-auth.js'
@@ -98,6 +99,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
 
   // The identity provider and the flows against it (sign-in keeps the claims the rules use).
   const provider = createProvider({ config: config.provider, logger, onDiscovery: (ok, ms) => metrics.provider('discovery', ms, !ok) })
+  // Workspace groups (null when they come from a claim), for sessions and bearer callers alike.
+  const groups = createGroupsResolver({ config: config.provider.groups, logger, allowHttp: config.provider.allowInsecureIssuer, now })
   const flows = instrumentFlows(createFlows({
     config: config.provider,
     provider,
@@ -105,7 +108,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     keepClaims: live.keepClaims,
     wantClaims,
     keepIdToken: config.identity.passIdToken,
-    groups: createGroupsResolver({ config: config.provider.groups, logger, allowHttp: config.provider.allowInsecureIssuer, now }),
+    groups,
     now
   }), metrics)
 
@@ -124,7 +127,9 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     onRefresh: (report) => metrics.refresh(report)
   })
   const cache = connectSessionCache(config.session.cache, events, now)
-  const authenticator = createAuthenticator({ cookieName: cookieConfig.name, codec, sessions, refresher, idleTimeoutMs: config.session.idleTimeoutMs, logger, now, cache })
+  // Bearer ID tokens on routes that opt in (a reload may opt more in; the issuer's keys are fetched lazily).
+  const bearer = createBearerVerifier({ config, provider, logger, groups, keepClaims: live.keepClaims, now })
+  const authenticator = createAuthenticator({ cookieName: cookieConfig.name, codec, sessions, refresher, idleTimeoutMs: config.session.idleTimeoutMs, logger, now, cache, bearer })
 
   // Decisions and what the upstream receives.
   const { policy, routes } = live

@@ -7,6 +7,7 @@ import { decide, type CompiledPolicy } from '../policy/decide.js'
 import { normalisePath } from '../proxy/path.js'
 import type { RouteTable } from '../proxy/routes.js'
 import type { AuthOutcome, Authenticator } from './authenticate.js'
+import { sendBearerRefused } from './bearer.js'
 import { clearCookieOptions } from './cookies.js'
 import { forbiddenPage } from './pages.js'
 import { sendError, sendPage, wantsHtml } from './respond.js'
@@ -50,6 +51,7 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
   }
 
   function unauthenticated (request: FastifyRequest, reply: FastifyReply, outcome: AuthOutcome): FastifyReply {
+    if (outcome.kind === 'anonymous' && outcome.bearerError !== undefined) return sendBearerRefused(request, reply, outcome.bearerError)
     if (outcome.kind === 'anonymous' && outcome.hadCookie) reply.clearCookie(cookie.name, clearCookieOptions(cookie))
     const route = request.portcullis.route
     const navigation = (request.method === 'GET' || request.method === 'HEAD') && wantsHtml(request) && route?.api !== true

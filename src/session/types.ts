@@ -51,4 +51,6 @@ export interface SessionRecord {
   readonly generation: number
   /** Epoch ms of the last refresh (or sign-in). */
   readonly refreshedAt: number
+  /** True for the stand-in record of a bearer ID token (http/bearer.ts): never stored, never refreshed. */
+  readonly bearer?: true
 }

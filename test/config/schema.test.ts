@@ -39,6 +39,8 @@ t.test('schema: only durations use a union type', async t => {
     '.server.shutdown_timeout: string|integer',
     '.server.upstream_timeout: string|integer',
     '.provider.timeout: string|integer',
+    '.provider.groups.max_age: string|integer',
+    '.provider.groups.timeout: string|integer',
     '.session.lifetime: string|integer',
     '.session.idle_timeout: string|integer',
     '.session.refresh_before_expiry: string|integer',
@@ -46,6 +48,7 @@ t.test('schema: only durations use a union type', async t => {
     '.session.cache.ttl: string|integer',
     '.redis.connect_timeout: string|integer',
     '.redis.command_timeout: string|integer',
+    '.bearer.clock_skew: string|integer',
     '.identity.assertion.ttl: string|integer',
     '.identity.assertion.rotate: string|integer'
   ])
