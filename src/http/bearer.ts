@@ -7,8 +7,9 @@
  * - the header is a compact JWS whose `alg` is in `bearer.algorithms` (asymmetric only: `none`
  *   and HMAC are never accepted, so a public key can never be used as an HMAC secret);
  * - the signature verifies with a key of the issuer's JWKS (from discovery), chosen by `kid`;
- *   the set is cached, fetched again for an unknown `kid` at most once per 30 s (a flood of
- *   made-up kids cannot turn into a flood of JWKS requests);
+ *   the set is cached (10 minutes), fetched again for an unknown `kid` at most once per 5 s (a
+ *   flood of made-up kids cannot turn into a flood of JWKS requests, and a rotated key is picked
+ *   up within seconds);
  * - `iss` is the configured issuer (or one of the profile's aliases: Google signs with both
  *   `https://accounts.google.com` and `accounts.google.com`), `aud` one of `bearer.audiences`;
  * - `exp`, `nbf` and `iat` hold within `bearer.clock_skew`, and the token is at most a day old;
@@ -55,6 +56,8 @@ export interface BearerOptions {
 const bearerPattern = /^Bearer[ ]+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)[ ]*$/i
 /** Longest token considered (a Google ID token is about 1 KB). */
 const maxTokenLength = 8192
+/** Least time between two JWKS fetches caused by unknown kids. */
+export const jwksCooldownMs = 5000
 /** Bound on the per-email groups cache of bearer callers. */
 const maxCachedGroups = 10_000
 
@@ -74,7 +77,7 @@ export function createBearerVerifier (options: BearerOptions): BearerVerifier {
     const configuration = await provider.configuration()
     const uri = configuration.serverMetadata().jwks_uri
     if (typeof uri !== 'string') throw new Error('the provider publishes no jwks_uri')
-    jwks = createRemoteJWKSet(new URL(uri), { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: providerConfig.timeoutMs })
+    jwks = createRemoteJWKSet(new URL(uri), { cooldownDuration: jwksCooldownMs, cacheMaxAge: 600_000, timeoutDuration: providerConfig.timeoutMs })
     return jwks
   }
 

@@ -26,5 +26,6 @@ export const googleProfile: ProviderProfile = {
     const hd = typeof claims.hd === 'string' ? claims.hd.toLowerCase() : null
     return hd === config.hostedDomain ? null : 'hosted domain mismatch'
   },
-  issuerAliases: () => ['https://accounts.google.com', 'accounts.google.com']
+  // Google's ID tokens say `https://accounts.google.com` or `accounts.google.com`.
+  issuerAliases: (config) => config.issuer === 'https://accounts.google.com' ? ['accounts.google.com'] : []
 }
