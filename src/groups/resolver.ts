@@ -10,7 +10,8 @@
  *   so every rule that needs one denies while email and domain rules still decide.
  * - Each failure writes an audit line (`groups_unavailable`) naming the reason.
  */
-import type { GroupsConfig } from '../config/types.js'
+import { formatDuration } from '../config/duration.js'
+import type { GroupsConfig, ProviderConfig } from '../config/types.js'
 import type { Logger } from '../observability/logger.js'
 import type { GroupsProvenance, Identity } from '../session/types.js'
 import { cloudIdentityRoot, directoryRoot, GroupsFetchError, listGroups, translate } from './google-api.js'
@@ -96,4 +97,16 @@ export function withoutExpiredGroups (identity: Identity, at: number): Identity 
   const from = identity.groupsFrom
   if (from === undefined || from.expiresAt === null || at < from.expiresAt) return identity
   return { ...identity, groups: [], groupsFrom: { ...from, fetchedAt: null, expiresAt: null, retryAt: null, error: from.error ?? 'expired' } }
+}
+
+/**
+ * Where a deployment's groups come from, in words (`policy explain` prints it next to the groups,
+ * so an operator can tell why a group is, or is not, in a user's list).
+ */
+export function describeGroupsSource (config: ProviderConfig): string {
+  const g = config.groups
+  const held = `fetched at sign-in and every refresh, believed ${formatDuration(g.maxAgeMs)} (none while the API fails)`
+  if (g.source === 'cloud_identity') return `cloud_identity: Cloud Identity searchTransitiveGroups with the user's own token (direct and nested groups, by email address), ${held}`
+  if (g.source === 'admin_directory') return `admin_directory: Admin SDK Directory groups.list?userKey= with a service account${g.impersonate === null ? '' : ` acting as ${g.impersonate}`} (direct groups only, by email address), ${held}`
+  return `claim: the "${config.groupsClaim}" claim of the id token or userinfo, read at sign-in and every refresh`
 }

@@ -8,6 +8,7 @@ import type { Config, RouteConfig } from '../config/types.js'
 import { ConfigError, loadConfigFile } from '../config/load.js'
 import { normalisePath } from '../proxy/path.js'
 import { createRouteTable } from '../proxy/routes.js'
+import { describeGroupsSource } from '../groups/resolver.js'
 import type { Identity } from '../session/types.js'
 import { compilePolicy, decide, type Decision, type Outcome } from './decide.js'
 
@@ -103,7 +104,7 @@ export interface Explanation {
   readonly method: string
   readonly path: string
   readonly route: { readonly path: string, readonly upstream: string } | null
-  readonly identity: { readonly email: string, readonly groups: readonly string[], readonly claims: Readonly<Record<string, string[]>> } | null
+  readonly identity: { readonly email: string, readonly groups: readonly string[], readonly groupsFrom: string, readonly claims: Readonly<Record<string, string[]>> } | null
 }
 
 /**
@@ -119,7 +120,7 @@ export function explain (config: Config, args: ExplainArgs): Explanation {
     mode,
     method: args.method,
     path: args.path,
-    identity: args.email === undefined ? null : { email: args.email, groups: args.groups, claims: args.claims }
+    identity: args.email === undefined ? null : { email: args.email, groups: args.groups, groupsFrom: describeGroupsSource(config.provider), claims: args.claims }
   } as const
   const stop = (outcome: Explanation['outcome'], rule: string, answer: string): Explanation =>
     ({ ...base, decision: 'deny', outcome, rule, matched: [], answer, route: null })
@@ -155,6 +156,8 @@ export function formatExplanation (e: Explanation): string {
   } else {
     const claims = Object.entries(e.identity.claims).map(([k, v]) => `${k}=${v.join('|')}`)
     row('user', `${e.identity.email}; groups: ${e.identity.groups.length === 0 ? 'none' : e.identity.groups.join(', ')}; claims: ${claims.length === 0 ? 'none' : claims.join(', ')}`)
+    // Workspace groups come from an API, not the token: say which one and how fresh they are kept.
+    if (!e.identity.groupsFrom.startsWith('claim')) row('groups via', `--groups here; at run time ${e.identity.groupsFrom}`)
   }
   row('decided by', e.rule)
   const also = e.matched.filter((m) => m !== e.rule)
