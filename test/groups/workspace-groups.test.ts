@@ -145,6 +145,26 @@ t.test('groups: cloud_identity', async (t) => {
   })
 })
 
+t.test('groups: with the provider down, groups are never served past max_age', async (t) => {
+  const stack = await stackWithGroups(() => ({ source: 'cloud_identity', max_age: '10m', timeout: '1s' }))
+  t.teardown(() => stack.close())
+  clock.reset()
+  const alice = await signedIn(stack, 'alice@example.com')
+  t.equal((await get(stack, alice, '/admin/x')).status, 200)
+  stack.provider.setDown(true)
+  t.teardown(() => stack.provider.setDown(false))
+  clock.advance(9 * minute + 10_000)
+  // A refresh is due for the groups; it fails, and the still-valid access token serves the request.
+  t.equal((await get(stack, alice, '/admin/x')).status, 200, 'within max_age the fetched groups hold')
+  clock.advance(minute)
+  const past = await get(stack, alice, '/admin/x')
+  t.equal(past.status, 403, 'past max_age they are gone although no refresh succeeded')
+  t.equal((await get(stack, alice, '/x')).status, 200, 'the email rule still decides')
+  stack.provider.setDown(false)
+  clock.advance(10_000) // past the refresher's pause after a failure
+  t.equal((await get(stack, alice, '/admin/x')).status, 200, 'the next refresh fetches them again')
+})
+
 t.test('groups: admin_directory with a service account acting as an admin', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-sa-'))
   const keyFile = join(dir, 'key.json')
