@@ -27,6 +27,7 @@ function bearerRoutes (upstream: string) {
       { path: '/public/', upstream, public: true }
     ]
     raw.access = { email_domains: ['example.com'], emails: ['ci@portcullis-dev.iam.gserviceaccount.com'] }
+    raw.server.trusted_proxies = ['127.0.0.1/32']
   }
 }
 
@@ -64,6 +65,15 @@ t.test('bearer: ID tokens minted by the development provider', async (t) => {
     t.equal(seen?.headers['x-forwarded-groups'], 'admins,staff')
     t.match(seen?.headers['x-portcullis-assertion'], /^[\w-]+\.[\w-]+\.[\w-]+$/)
     t.equal((await call(stack, '/machine-admin/x', alice)).status, 200, 'group rules decide with the token\'s groups')
+  })
+
+  t.test('forward-auth shares the step: an opted-in route\'s token is accepted there, a refused one is a 401', async (t) => {
+    const ask = async (token: string): Promise<Response> => await fetch(`${stack.url}/oauth2/auth`, { headers: { authorization: `Bearer ${token}`, 'x-original-uri': '/machine/x', accept: 'application/json' } })
+    const ok = await ask(alice)
+    t.equal(ok.status, 202)
+    t.equal(ok.headers.get('x-auth-request-email'), 'alice@example.com')
+    t.equal(ok.headers.get('set-cookie'), null)
+    t.equal((await ask(await provider.mintIdToken('dev-alice', 'another-client'))).status, 401)
   })
 
   t.test('the access rules decide for a verified token', async (t) => {
