@@ -54,7 +54,7 @@ export interface Refresher {
    * refresh: a session already refreshed past `record.generation` is returned as it is.
    */
   refreshRejected (ticket: Ticket, record: SessionRecord): Promise<FreshSession>
-  /** True when the access token, or the session's Workspace groups, are within `refreshBeforeExpiryMs` of expiring. */
+  /** True when the access token is within `refreshBeforeExpiryMs` of expiring, or the session's Workspace groups are due again (`groupsFrom.retryAt`). */
   needsRefresh (record: SessionRecord): boolean
 }
 
