@@ -17,7 +17,7 @@ function groupRoutes (raw: RawConfig): void {
   const upstream = raw.routes[0].upstream
   raw.routes.push(
     { path: '/admin/', upstream, allow: { groups: ['admins@example.com'] } },
-    { path: '/staff/', upstream, allow: { groups: ['staff@example.com'] } }
+    { path: '/staff/', upstream, allow: { groups: ['staff@example.com'] }, bearer: true }
   )
 }
 
@@ -192,6 +192,17 @@ t.test('groups: admin_directory with a service account acting as an admin', asyn
     const bob = await signedIn(stack, 'bob@example.com')
     t.equal((await get(stack, bob, '/staff/x')).status, 200)
     t.equal((await get(stack, bob, '/admin/x')).status, 403)
+  })
+
+  t.test('a bearer ID token of a Workspace user gets that user\'s groups through the service account', async (t) => {
+    const call = async (sub: string): Promise<Response> => await fetch(`${stack.url}/staff/x`, {
+      headers: { accept: 'application/json', authorization: `Bearer ${await stack.provider.mintIdToken(sub, DEMO_CLIENT_ID)}` }
+    })
+    const bob = await call('dev-bob')
+    t.equal(bob.status, 200)
+    t.equal(((await bob.json()) as { headers: Record<string, string> }).headers['x-forwarded-groups'], 'staff@example.com')
+    t.equal(bob.headers.get('set-cookie'), null)
+    t.equal((await call('dev-alice')).status, 403, 'alice is in staff only through admins, which the Directory does not list')
   })
 
   t.test('a 403 from the Directory API fails closed', async (t) => {
