@@ -14,6 +14,7 @@ export const cloudIdentityGroupsScope = 'https://www.googleapis.com/auth/cloud-i
 export const googleProfile: ProviderProfile = {
   defaultIssuer: 'https://accounts.google.com',
   defaultPrompt: 'consent',
+  groupsClaimCommon: false,
   hostedDomain: true,
   groupSources: ['cloud_identity', 'admin_directory'],
   authorizationRequest (config, scopes, params) {

@@ -8,6 +8,7 @@ import type { ProviderProfile } from './profile.js'
 export const oidcProfile: ProviderProfile = {
   defaultIssuer: null,
   defaultPrompt: null,
+  groupsClaimCommon: true,
   hostedDomain: false,
   groupSources: [],
   authorizationRequest (_config, scopes, _params, offlineAccessScope) {

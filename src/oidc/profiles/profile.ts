@@ -19,6 +19,8 @@ export interface ProviderProfile {
   readonly defaultPrompt: string | null
   /** Whether `provider.hosted_domain` (the `hd` parameter and claim) means anything here. */
   readonly hostedDomain: boolean
+  /** Whether the provider commonly puts groups in a claim: then the groups claim is always read. */
+  readonly groupsClaimCommon: boolean
   /** Group sources this provider offers besides `claim`. */
   readonly groupSources: readonly GroupsSource[]
   /**
