@@ -57,3 +57,15 @@ export const DEMO_CLIENT_ID = 'portcullis-demo'
 
 /** Client secret of the demo registration; a fixture, not a secret. */
 export const DEMO_CLIENT_SECRET = 'portcullis-demo-secret-not-for-production'
+
+/**
+ * Workspace groups of the development provider's Google API double: group email -> direct members
+ * (user or group addresses). Alice is in admins directly and in staff through admins (Cloud
+ * Identity's transitive search finds both; the Directory API's `groups.list?userKey=` only admins
+ * and eng); Bob is in staff directly; Mallory is in none.
+ */
+export const DEMO_WORKSPACE_GROUPS: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  'admins@example.com': Object.freeze(['alice@example.com']),
+  'staff@example.com': Object.freeze(['bob@example.com', 'admins@example.com']),
+  'eng@example.com': Object.freeze(['alice@example.com'])
+})

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { buildGateway } from '../src/app.js'
 import { ConfigError, loadConfigFile } from '../src/config/load.js'
 import { printConfigError } from '../src/main.js'
-import { DEMO_ACCOUNTS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from './accounts.js'
+import { DEMO_ACCOUNTS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_WORKSPACE_GROUPS } from './accounts.js'
 import { startDevProvider } from './provider.js'
 import { startDemoApp } from './upstream.js'
 
@@ -43,19 +43,27 @@ async function main (): Promise<void> {
   const gateway = await buildGateway(config)
   await gateway.listen()
 
-  const accounts = DEMO_ACCOUNTS.map((a) => `    ${a.email.padEnd(22)} groups: ${a.groups.length === 0 ? '(none)' : a.groups.join(', ')}`).join('\n')
+  const workspaceGroups = (email: string): string[] => Object.entries(DEMO_WORKSPACE_GROUPS).filter(([, members]) => members.includes(email)).map(([group]) => group)
+  const accounts = DEMO_ACCOUNTS.map((a) => `    ${a.email.padEnd(22)} direct groups: ${workspaceGroups(a.email).join(', ') || '(none)'}`).join('\n')
+  // An ID token as a machine caller would bring it (gcloud auth print-identity-token --audiences=...).
+  const idToken = await provider.mintIdToken('dev-alice', DEMO_CLIENT_ID)
   process.stdout.write(`
   ==============================================================
    Portcullis DEMO (development provider, in-memory sessions)
   ==============================================================
    Open:            ${publicUrl}/
-   Admin-only page: ${publicUrl}/admin/   (group admins)
+   Admin-only page: ${publicUrl}/admin/   (group admins@example.com)
+   Staff page:      ${publicUrl}/staff/   (group staff@example.com; admins@example.com is a member)
    Public page:     ${publicUrl}/public/  (no sign-in)
    API route:       ${publicUrl}/api/whoami  (401 JSON when signed out)
 
    Sign in with any of these accounts (no password, pick one):
 ${accounts}
-   alice and bob are allowed (example.com); mallory is refused with 403.
+   alice and bob are allowed (example.com); mallory is refused with 403. Groups come from the
+   provider's copy of Google's Cloud Identity API (provider.groups in config/demo.yaml).
+
+   A machine caller with an ID token (valid for an hour), no cookie:
+     curl -H 'Authorization: Bearer ${idToken}' ${publicUrl}/api/whoami
    Access tokens last 2 minutes here, so you can watch refreshes in the log.
 
    Press Ctrl+C to stop.

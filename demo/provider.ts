@@ -6,15 +6,19 @@
  *
  * Google semantics reproduced: `access_type=offline` yields a refresh token; refresh tokens are not
  * rotated and the refresh response omits `refresh_token`; the id token carries email and profile
- * claims (plus `groups`, which Google does not have but the gateway's policies use).
+ * claims (plus `groups`, which Google does not have but the gateway's policies use). It also
+ * serves Google's Workspace group APIs (google-apis.ts) for the `cloud_identity` and
+ * `admin_directory` group sources.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { importJWK, SignJWT } from 'jose'
 // @ts-expect-error -- the provider library ships no type declarations; the surface used is typed below.
 import Provider, { errors as providerErrors } from 'oidc-provider'
-import { DEMO_ACCOUNTS } from './accounts.js'
+import { ALICE, DEMO_ACCOUNTS, DEMO_WORKSPACE_GROUPS } from './accounts.js'
+import { CLOUD_IDENTITY_SCOPE, createGoogleApis, type GoogleApis } from './google-apis.js'
 import type { DevAccount } from './accounts.js'
 import { closeServer, listenBounded } from './listen.js'
 import { createDevAdapterFactory } from './provider-adapter.js'
@@ -57,6 +61,10 @@ export interface DevProviderOptions {
    * groups); default none.
    */
   readonly userinfoOnlyClaims?: readonly string[]
+  /** Workspace groups of the Google API double (group -> direct members); default the demo's. */
+  readonly workspaceGroups?: Readonly<Record<string, readonly string[]>>
+  /** Accounts a service account may act as for the Directory API (Workspace admins); default alice. */
+  readonly workspaceAdmins?: readonly string[]
 }
 
 /** How the next refresh that would succeed is made to fail instead. */
@@ -95,6 +103,14 @@ export interface DevProvider {
    * (awaiting the result is optional).
    */
   revokeAllGrants (sub: string): Promise<void>
+  /**
+   * Signs an ID token with the provider's own key, as `gcloud auth print-identity-token
+   * --audiences=AUD` gets one from Google: `iss` this issuer, the account's email claims, a one
+   * hour lifetime; `claims` are merged over those (a test makes them wrong on purpose).
+   */
+  mintIdToken (sub: string, audience: string, claims?: Record<string, unknown>): Promise<string>
+  /** The Workspace group APIs this provider also serves (see google-apis.ts), with their test hooks. */
+  readonly googleApis: GoogleApis
   close (): Promise<void>
 }
 
@@ -140,6 +156,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
   const issueRefreshTokens = options.issueRefreshTokens ?? true
   const state = { down: false, tokenDelayMs: options.tokenDelayMs ?? 0, nextRefreshFailure: null as RefreshFailure | null, accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600 }
   const grantsByAccount = new Map<string, Set<string>>()
+  const signingJwk = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: randomBytes(8).toString('hex') }
   const adapterFactory = createDevAdapterFactory()
 
   // The issuer contains the port, so the server listens first and the provider is built after.
@@ -160,11 +177,19 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       return
     }
     if (provider === null || koaHandler === null) throw new Error('provider not started')
+    if (await googleApis.handle(req, res)) return
     const handled = await handleInteraction(provider, (sub) => accounts.get(sub), () => [...accounts.values()], req, res)
     if (!handled) koaHandler(req, res)
   }
 
   const issuer = await listenBounded(server, host, options.port ?? 0, 'development provider')
+  const googleApis = createGoogleApis(issuer, options.workspaceGroups ?? DEMO_WORKSPACE_GROUPS, async (token) => {
+    // A user access token this provider issued, still valid: whose it is and what it may do.
+    const found = token === '' ? undefined : await (provider as unknown as { AccessToken: { find (t: string): Promise<{ accountId: string, scope?: string, isExpired?: boolean } | undefined> } }).AccessToken.find(token)
+    if (found === undefined || found.isExpired === true) return null
+    const account = accounts.get(found.accountId)
+    return account === undefined ? null : { email: account.email, scopes: new Set((found.scope ?? '').split(' ')) }
+  }, new Set(options.workspaceAdmins ?? [ALICE.email]))
 
   const configuration = {
     adapter: adapterFactory,
@@ -184,7 +209,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       profile: ['name', 'preferred_username'],
       groups: ['groups']
     },
-    scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
+    scopes: ['openid', 'email', 'profile', 'groups', 'offline_access', CLOUD_IDENTITY_SCOPE],
     conformIdTokenClaims: false,
     responseTypes: ['code'],
     pkce: { required: () => true },
@@ -194,7 +219,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       names: { session: 'pcsdev_session', interaction: 'pcsdev_interaction', resume: 'pcsdev_interaction_resume' },
       keys: [randomBytes(32).toString('base64url')]
     },
-    jwks: { keys: [{ ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256' }] },
+    jwks: { keys: [signingJwk] },
     features: {
       devInteractions: { enabled: false },
       rpInitiatedLogout: { enabled: false },
@@ -279,6 +304,13 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
     issuer,
     url: issuer,
     counters,
+    googleApis,
+    async mintIdToken (sub, audience, claims = {}) {
+      const account = accounts.get(sub)
+      const iat = Math.floor(Date.now() / 1000)
+      const payload = { ...(account === undefined ? { sub } : claimsOf(account)), iss: issuer, aud: audience, iat, exp: iat + ID_TOKEN_TTL_SECONDS, ...claims }
+      return await new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: signingJwk.kid, typ: 'JWT' }).sign(await importJWK(signingJwk, 'RS256'))
+    },
     setTokenDelay (ms) { state.tokenDelayMs = Math.max(0, ms) },
     setAccessTokenTtl (seconds) { state.accessTokenTtlSeconds = Math.max(1, Math.floor(seconds)) },
     setDown (down) { state.down = down },

@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyRequest } fro
 import type { Config } from './config/types.js'
 import { isGatewayError } from './errors.js'
 import { createAuthenticator } from './http/authenticate.js'
+import { createBearerVerifier } from './http/bearer.js'
 import { newRequestState } from './http/context.js'
 import { auditAuthenticator, registerForbiddenAudit } from './http/audit-hooks.js'
 import { gatewayCookieMatcher, gatewayCookieNames } from './http/cookies.js'
@@ -21,6 +22,7 @@ import { errorHeader, generatedHeader, sendError } from './render/respond.js'
 import { registerSignIn } from './http/sign-in.js'
 import { registerSignOut } from './http/sign-out.js'
 import { registerUserinfo } from './http/userinfo.js'
+import { createGroupsResolver } from './groups/resolver.js'
 import { createFlows } from './oidc/flows.js'
 import { createProvider } from './oidc/provider.js'
 import { registerAccessLog } from './observability/access-log.js'
@@ -108,6 +110,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
 
   // The identity provider and the flows against it (sign-in keeps the claims the rules use).
   const provider = createProvider({ config: config.provider, logger, onDiscovery: (ok, ms) => metrics.provider('discovery', ms, !ok) })
+  // Workspace groups (null when they come from a claim), for sessions and bearer callers alike.
+  const groups = createGroupsResolver({ config: config.provider.groups, logger, allowHttp: config.provider.allowInsecureIssuer, now })
   const flows = instrumentFlows(createFlows({
     config: config.provider,
     provider,
@@ -115,6 +119,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     keepClaims: live.keepClaims,
     wantClaims,
     keepIdToken: config.identity.passIdToken,
+    groups,
     now
   }), metrics)
 
@@ -133,12 +138,15 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     onRefresh: (report) => metrics.refresh(report)
   })
   const cache = connectSessionCache(config.session.cache, events, now)
+  // Bearer ID tokens on routes that opt in (a reload may opt more in; the issuer's keys are fetched lazily).
+  const bearer = createBearerVerifier({ config, provider, logger, groups, keepClaims: live.keepClaims, now })
+
   // Decisions and what the upstream receives; the audit log names clients through the same trust.
   const { policy, routes } = live
   const forwarding = createForwarding(config.server.trustedProxies)
   const audit = createAudit(logger, forwarding, config.server.tls !== null)
   const authenticator = auditAuthenticator(
-    createAuthenticator({ cookieName: cookieConfig.name, codec, sessions, refresher, idleTimeoutMs: config.session.idleTimeoutMs, logger, now, cache }),
+    createAuthenticator({ cookieName: cookieConfig.name, codec, sessions, refresher, idleTimeoutMs: config.session.idleTimeoutMs, logger, now, cache, bearer }),
     audit, { codec, cookieName: cookieConfig.name })
   // The signed assertion: its key and the keyring shared through the store.
   const assertions = config.identity.assertion.enabled ? createAssertions({ config, fileKey: assertionKey, store, logger, now }) : null

@@ -25,6 +25,7 @@ const registry = {
   PCS_FORBIDDEN: { status: 403, message: 'You are signed in but not allowed to use this' },
   PCS_CROSS_SITE: { status: 403, message: 'Cross-site request refused' },
   PCS_RATE_LIMITED: { status: 429, message: 'Too many sign-in attempts from this address; try again shortly' },
+  PCS_BEARER_INVALID: { status: 401, message: 'The bearer token is not accepted' },
 
   // sign-in
   PCS_LOGIN_STATE_INVALID: { status: 400, message: 'This sign-in link is invalid, expired or already used' },

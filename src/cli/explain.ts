@@ -11,6 +11,7 @@ import { createRouteTable } from '../policy/routes.js'
 import type { Identity } from '../domain/types.js'
 import { compilePolicy, decide, type Decision, type Outcome } from '../policy/decide.js'
 import { AMBIGUOUS, UNREADABLE, chooseRoute, explainReadings } from '../policy/route-choice.js'
+import { describeGroupsSource } from '../groups/resolver.js'
 
 export const explainUsage = `Usage: portcullis policy explain --config FILE --path PATH [options]
 
@@ -109,7 +110,7 @@ export interface Explanation {
    * the route that decides is the strictest of them (docs/policy.md, "How a path is matched").
    */
   readonly readings: ReadonlyArray<{ readonly how: string, readonly path: string, readonly route: string | null }>
-  readonly identity: { readonly email: string, readonly groups: readonly string[], readonly claims: Readonly<Record<string, string[]>> } | null
+  readonly identity: { readonly email: string, readonly groups: readonly string[], readonly groupsFrom: string, readonly claims: Readonly<Record<string, string[]>> } | null
 }
 
 /**
@@ -125,7 +126,7 @@ export function explain (config: Config, args: ExplainArgs): Explanation {
     mode,
     method: args.method,
     path: args.path,
-    identity: args.email === undefined ? null : { email: args.email, groups: args.groups, claims: args.claims }
+    identity: args.email === undefined ? null : { email: args.email, groups: args.groups, groupsFrom: describeGroupsSource(config.provider), claims: args.claims }
   } as const
   let readings: Explanation['readings'] = []
   const stop = (outcome: Explanation['outcome'], rule: string, answer: string): Explanation =>
@@ -176,6 +177,8 @@ export function formatExplanation (e: Explanation): string {
   } else {
     const claims = Object.entries(e.identity.claims).map(([k, v]) => `${k}=${v.join('|')}`)
     row('user', `${e.identity.email}; groups: ${e.identity.groups.length === 0 ? 'none' : e.identity.groups.join(', ')}; claims: ${claims.length === 0 ? 'none' : claims.join(', ')}`)
+    // Workspace groups come from an API, not the token: say which one and how fresh they are kept.
+    if (!e.identity.groupsFrom.startsWith('claim')) row('groups via', `--groups here; at run time ${e.identity.groupsFrom}`)
   }
   row('decided by', e.rule)
   const also = e.matched.filter((m) => m !== e.rule)

@@ -40,12 +40,13 @@ export const DEFAULTS = Object.freeze({
     scopes: Object.freeze(['openid', 'email', 'profile']),
     allow_insecure_issuer: false,
     groups_claim: 'groups',
-    timeout: '10s'
-  }),
-  /** Applied only when `provider.type` is `google`. */
-  google: Object.freeze({
-    issuer: 'https://accounts.google.com',
-    prompt: 'consent'
+    timeout: '10s',
+    groups: Object.freeze({
+      source: 'claim' as const,
+      max_age: '1h',
+      timeout: '10s',
+      page_size: 200
+    })
   }),
   session: Object.freeze({
     store: 'redis' as const,
@@ -99,6 +100,13 @@ export const DEFAULTS = Object.freeze({
     uri_header: 'X-Forwarded-Uri',
     method_header: 'X-Forwarded-Method'
   }),
+  bearer: Object.freeze({
+    enabled: false,
+    algorithms: Object.freeze(['RS256', 'ES256'] as string[]),
+    clock_skew: '60s'
+  }),
+  /** Upper bound on `bearer.clock_skew`. */
+  bearerMaxClockSkew: '5m',
   logging: Object.freeze({
     level: 'info' as const,
     format: 'json' as const

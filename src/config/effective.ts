@@ -41,7 +41,18 @@ export function toFileShape (config: Config): Record<string, unknown> {
       // "" is how the file says "send no prompt", which differs from leaving the key out for google.
       prompt: provider.prompt ?? '',
       groups_claim: provider.groupsClaim,
-      timeout: formatDuration(provider.timeoutMs)
+      timeout: formatDuration(provider.timeoutMs),
+      groups: provider.groups.source === 'claim'
+        ? { source: 'claim' }
+        : {
+            source: provider.groups.source,
+            max_age: formatDuration(provider.groups.maxAgeMs),
+            timeout: formatDuration(provider.groups.timeoutMs),
+            page_size: provider.groups.pageSize,
+            service_account_key_file: provider.groups.serviceAccountKeyFile,
+            impersonate: provider.groups.impersonate,
+            api_root: provider.groups.apiRoot
+          }
     },
     session: {
       store: session.store,
@@ -92,6 +103,12 @@ export function toFileShape (config: Config): Record<string, unknown> {
       enabled: metrics.enabled,
       listen: metrics.listen === null ? null : formatHostPort(metrics.listen.host, metrics.listen.port),
       public: metrics.public
+    },
+    bearer: {
+      enabled: config.bearer.enabled,
+      audiences: config.bearer.audiences,
+      algorithms: config.bearer.algorithms,
+      clock_skew: formatDuration(config.bearer.clockSkewMs)
     }
   }) as Record<string, unknown>
 }
@@ -109,7 +126,8 @@ function route (r: RouteConfig): Record<string, unknown> {
     allow: r.allow === null ? null : accessRule(r.allow),
     methods: r.methods,
     refresh_on_upstream_401: r.refreshOnUpstream401,
-    strip_prefix: r.stripPrefix
+    strip_prefix: r.stripPrefix,
+    bearer: r.bearer
   }
 }
 

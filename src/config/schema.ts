@@ -34,6 +34,9 @@ const AccessRule = () => Obj({
 })
 
 export const providerTypes = ['google', 'oidc'] as const
+export const groupSources = ['claim', 'cloud_identity', 'admin_directory'] as const
+/** Asymmetric signature algorithms only: never `none`, never HMAC (a public key must not verify as a secret). */
+export const bearerAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const
 export const sameSiteValues = ['lax', 'strict', 'none'] as const
 export const storeKinds = ['redis', 'memory'] as const
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -80,7 +83,17 @@ export const ConfigSchema = Obj({
     allow_insecure_issuer: Type.Optional(Type.Boolean()),
     prompt: Type.Optional(Type.String()),
     groups_claim: Type.Optional(Str()),
-    timeout: Type.Optional(Duration())
+    timeout: Type.Optional(Duration()),
+    // Workspace groups (issue 13): where the user's groups come from and how long they hold.
+    groups: Type.Optional(Obj({
+      source: Type.Optional(OneOf(groupSources)),
+      max_age: Type.Optional(Duration()),
+      timeout: Type.Optional(Duration()),
+      page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+      service_account_key_file: Type.Optional(Str()),
+      impersonate: Type.Optional(Str()),
+      api_root: Type.Optional(Str())
+    }))
   }),
   session: Type.Optional(Obj({
     store: Type.Optional(OneOf(storeKinds)),
@@ -126,8 +139,16 @@ export const ConfigSchema = Obj({
     methods: Type.Optional(Type.Array(Str(), { minItems: 1 })),
     refresh_on_upstream_401: Type.Optional(Type.Boolean()),
     // Per-route path mapping (docs/operations.md, "Route paths").
-    strip_prefix: Type.Optional(Type.Boolean())
+    strip_prefix: Type.Optional(Type.Boolean()),
+    bearer: Type.Optional(Type.Boolean())
   }))),
+  // Bearer ID tokens for machine callers (issue 13).
+  bearer: Type.Optional(Obj({
+    enabled: Type.Optional(Type.Boolean()),
+    audiences: Type.Optional(StrList()),
+    algorithms: Type.Optional(Type.Array(OneOf(bearerAlgorithms), { minItems: 1 })),
+    clock_skew: Type.Optional(Duration())
+  })),
   identity: Type.Optional(Obj({
     headers: Type.Optional(Obj({
       user: Type.Optional(Str()),

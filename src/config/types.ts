@@ -76,6 +76,36 @@ export interface ProviderConfig {
   readonly groupsClaim: string
   /** Timeout for each request to the provider. */
   readonly timeoutMs: number
+  /** Where the user's groups come from (Workspace groups: issue 13). */
+  readonly groups: GroupsConfig
+}
+
+export type GroupsSourceName = 'claim' | 'cloud_identity' | 'admin_directory'
+
+export interface GroupsConfig {
+  /** `claim`: `groups_claim` of the id token/userinfo; the others: a Google Workspace API. */
+  readonly source: GroupsSourceName
+  /** Longest time fetched groups are believed without a successful fetch. */
+  readonly maxAgeMs: number
+  /** Bound on one whole fetch (every page, backoff included). */
+  readonly timeoutMs: number
+  /** Groups asked for per page. */
+  readonly pageSize: number
+  /** admin_directory: the service account key file (JSON, as Google issues it). */
+  readonly serviceAccountKeyFile: string | null
+  /** admin_directory: the Workspace admin the service account acts as (domain-wide delegation). */
+  readonly impersonate: string | null
+  /** Root URL of the groups API instead of Google's (a test double); null: Google's. */
+  readonly apiRoot: string | null
+}
+
+export interface BearerConfig {
+  /** Every non-public route accepts bearer ID tokens unless it says `bearer: false`. */
+  readonly enabled: boolean
+  /** Accepted `aud` values. */
+  readonly audiences: readonly string[]
+  readonly algorithms: readonly string[]
+  readonly clockSkewMs: number
 }
 
 export interface CookieConfig {
@@ -140,6 +170,8 @@ export interface RouteConfig {
   readonly refreshOnUpstream401: boolean
   /** Remove the route's path prefix before appending the request path to the upstream's base path. */
   readonly stripPrefix: boolean
+  /** Accepts `Authorization: Bearer <ID token>` instead of a session (route's own or `bearer.enabled`). */
+  readonly bearer: boolean
 }
 
 export interface IdentityConfig {
@@ -194,4 +226,5 @@ export interface Config {
   readonly forwardAuth: ForwardAuthConfig
   readonly logging: LoggingConfig
   readonly metrics: MetricsConfig
+  readonly bearer: BearerConfig
 }

@@ -97,7 +97,9 @@ export function buildRoutes (raw: RawConfig, server: ServerConfig, problems: Pro
       allow,
       methods,
       refreshOnUpstream401: route.refresh_on_upstream_401 ?? DEFAULTS.route.refresh_on_upstream_401,
-      stripPrefix: route.strip_prefix ?? DEFAULTS.route.strip_prefix
+      stripPrefix: route.strip_prefix ?? DEFAULTS.route.strip_prefix,
+      // A public route has nobody to authenticate; otherwise the route's own word, else `bearer.enabled`.
+      bearer: !isPublic && (route.bearer ?? raw.bearer?.enabled ?? DEFAULTS.bearer.enabled)
     }
   })
 }

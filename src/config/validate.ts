@@ -4,12 +4,14 @@
  * cross-key rules). Every problem is collected; nothing here throws.
  */
 import { DEFAULTS } from './defaults.js'
+import { parseDuration } from './duration.js'
 import { durationMs, hostPort, readableFile } from './fields.js'
+import { profileFor, type ProviderProfile } from '../oidc/profiles/profile.js'
 import { isHostName, isIpOrCidr, isToken, parseHttpUrl, pathProblem } from './syntax.js'
 import { buildAccess, buildIdentity, buildRoutes } from './validate-access.js'
 import type { Problems } from './problems.js'
 import type { RawConfig } from './schema.js'
-import type { Config, ForwardAuthConfig, MetricsConfig, PendingSignInsConfig, ProviderConfig, RateLimitConfig, RedisConfig, ServerConfig, ServerTimeouts, SessionConfig } from './types.js'
+import type { BearerConfig, Config, ForwardAuthConfig, GroupsConfig, MetricsConfig, PendingSignInsConfig, ProviderConfig, RateLimitConfig, RedisConfig, ServerConfig, ServerTimeouts, SessionConfig } from './types.js'
 
 const PROMPTS = ['none', 'login', 'consent', 'select_account']
 
@@ -17,7 +19,7 @@ const PROMPTS = ['none', 'login', 'consent', 'select_account']
 export function buildConfig (raw: RawConfig, problems: Problems, baseDir: string): Config {
   // Built in file order, so problems are listed in the order the operator reads the file.
   const server = buildServer(raw, problems, baseDir)
-  const provider = buildProvider(raw, problems)
+  const provider = buildProvider(raw, problems, baseDir)
   const session = buildSession(raw, server, problems)
   return {
     server,
@@ -32,9 +34,22 @@ export function buildConfig (raw: RawConfig, problems: Problems, baseDir: string
       level: raw.logging?.level ?? DEFAULTS.logging.level,
       format: raw.logging?.format ?? DEFAULTS.logging.format
     },
-    metrics: buildMetrics(raw, server, problems)
+    metrics: buildMetrics(raw, server, problems),
+    bearer: buildBearer(raw, provider, problems)
   }
 }
+
+// ---- bearer (machine callers with ID tokens) ----
+function buildBearer (raw: RawConfig, provider: ProviderConfig, problems: Problems): BearerConfig {
+  const b = raw.bearer ?? {}
+  const D = DEFAULTS.bearer
+  const clockSkewMs = durationMs(b.clock_skew, D.clock_skew, ['bearer', 'clock_skew'], problems)
+  if (clockSkewMs > (parseDuration(DEFAULTS.bearerMaxClockSkew) as number)) problems.add(['bearer', 'clock_skew'], `must be at most ${DEFAULTS.bearerMaxClockSkew}`)
+  const audiences = b.audiences ?? [provider.clientId]
+  if (audiences.length === 0) problems.add(['bearer', 'audiences'], 'must name at least one audience (default: provider.client_id)')
+  return { enabled: b.enabled ?? D.enabled, audiences: [...audiences], algorithms: [...new Set(b.algorithms ?? D.algorithms)], clockSkewMs }
+}
+// ---- end bearer ----
 
 function buildServer (raw: RawConfig, problems: Problems, baseDir: string): ServerConfig {
   const s = raw.server
@@ -140,15 +155,15 @@ function origin (value: string, problems: Problems): string {
   return url.origin
 }
 
-function buildProvider (raw: RawConfig, problems: Problems): ProviderConfig {
+function buildProvider (raw: RawConfig, problems: Problems, baseDir: string): ProviderConfig {
   const p = raw.provider
   const D = DEFAULTS.provider
-  const google = p.type === 'google'
+  const profile = profileFor(p.type)
   const allowInsecureIssuer = p.allow_insecure_issuer ?? D.allow_insecure_issuer
 
-  const issuer = p.issuer ?? (google ? DEFAULTS.google.issuer : '')
+  const issuer = p.issuer ?? profile.defaultIssuer ?? ''
   if (issuer === '') {
-    problems.add(['provider', 'issuer'], 'is required when provider.type is oidc')
+    problems.add(['provider', 'issuer'], `is required when provider.type is ${p.type}`)
   } else {
     const url = parseHttpUrl(issuer)
     if (url === null) problems.add(['provider', 'issuer'], 'must be an https URL')
@@ -167,11 +182,11 @@ function buildProvider (raw: RawConfig, problems: Problems): ProviderConfig {
   let hostedDomain: string | null = null
   if (p.hosted_domain !== undefined) {
     hostedDomain = p.hosted_domain.toLowerCase()
-    if (!google) problems.add(['provider', 'hosted_domain'], 'only applies when provider.type is google')
+    if (!profile.hostedDomain) problems.add(['provider', 'hosted_domain'], `does not apply when provider.type is ${p.type}`)
     else if (!isHostName(hostedDomain)) problems.add(['provider', 'hosted_domain'], 'must be a domain name such as example.com')
   }
 
-  const prompt = p.prompt ?? (google ? DEFAULTS.google.prompt : '')
+  const prompt = p.prompt ?? profile.defaultPrompt ?? ''
   if (prompt.split(' ').some(value => prompt !== '' && !PROMPTS.includes(value))) {
     problems.add(['provider', 'prompt'], `must be "" or space-separated values from: ${PROMPTS.join(', ')}`)
   }
@@ -186,9 +201,48 @@ function buildProvider (raw: RawConfig, problems: Problems): ProviderConfig {
     allowInsecureIssuer,
     prompt: prompt === '' ? null : prompt,
     groupsClaim: p.groups_claim ?? D.groups_claim,
-    timeoutMs: durationMs(p.timeout, D.timeout, ['provider', 'timeout'], problems)
+    timeoutMs: durationMs(p.timeout, D.timeout, ['provider', 'timeout'], problems),
+    groups: buildGroups(raw, profile, problems, baseDir)
   }
 }
+
+// ---- provider.groups (Workspace groups) ----
+function buildGroups (raw: RawConfig, profile: ProviderProfile, problems: Problems, baseDir: string): GroupsConfig {
+  const g = raw.provider.groups ?? {}
+  const D = DEFAULTS.provider.groups
+  const path = ['provider', 'groups']
+  const source = g.source ?? D.source
+  if (source !== 'claim' && !profile.groupSources.includes(source)) {
+    problems.add([...path, 'source'], `${source} is not offered when provider.type is ${raw.provider.type} (use claim)`)
+  }
+  const directory = source === 'admin_directory'
+  let keyFile: string | null = null
+  if (g.service_account_key_file !== undefined) {
+    if (!directory) problems.add([...path, 'service_account_key_file'], 'only applies when source is admin_directory')
+    else keyFile = readableFile(g.service_account_key_file, baseDir, [...path, 'service_account_key_file'], problems)
+  } else if (directory) {
+    problems.add([...path, 'service_account_key_file'], 'is required when source is admin_directory')
+  }
+  if (g.impersonate !== undefined && (!directory || !g.impersonate.includes('@'))) {
+    problems.add([...path, 'impersonate'], directory ? 'must be the email address of a Workspace admin' : 'only applies when source is admin_directory')
+  }
+  let apiRoot: string | null = null
+  if (g.api_root !== undefined) {
+    const url = parseHttpUrl(g.api_root)
+    if (url === null || /[?#]/.test(g.api_root) || url.username !== '' || url.password !== '') problems.add([...path, 'api_root'], 'must be an http(s) URL without query, fragment or user info')
+    else apiRoot = g.api_root.replace(/\/+$/, '')
+  }
+  return {
+    source,
+    maxAgeMs: durationMs(g.max_age, D.max_age, [...path, 'max_age'], problems),
+    timeoutMs: durationMs(g.timeout, D.timeout, [...path, 'timeout'], problems),
+    pageSize: g.page_size ?? D.page_size,
+    serviceAccountKeyFile: keyFile,
+    impersonate: directory ? g.impersonate ?? null : null,
+    apiRoot
+  }
+}
+// ---- end provider.groups ----
 
 function buildSession (raw: RawConfig, server: ServerConfig, problems: Problems): SessionConfig {
   const s = raw.session ?? {}

@@ -31,6 +31,8 @@ export const requestOutcomes = [
   'headers_too_large',
   'request_timeout',
   'rate_limited',
+  // a bearer token on an opted-in route was refused
+  'bearer_refused',
   // the gateway's endpoints
   'sign_in_started',
   'silent_sign_in_fallback',
@@ -53,7 +55,7 @@ export type AccessOutcome = RequestOutcome | typeof accessLogOutcomes[number]
  * (`session_gone`, `lifetime_over`, `subject_changed`, or the provider's OAuth error such as
  * `invalid_grant`, which the provider names).
  */
-export type AnonymousReason = 'no_cookie' | 'bad_cookie' | 'no_session' | 'lifetime_over' | `refresh_${string}`
+export type AnonymousReason = 'no_cookie' | 'bad_cookie' | 'no_session' | 'lifetime_over' | 'bearer_invalid' | `refresh_${string}`
 
 /** How a finished sign-in (callback) ended: the `portcullis_sign_ins_total` label. */
 export type SignInOutcome = 'success' | 'bad_state' | 'provider_error' | 'claims_invalid' | 'provider_unavailable' | 'code_invalid'

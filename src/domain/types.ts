@@ -10,10 +10,25 @@ export interface Identity {
   readonly name: string | null
   readonly preferredUsername: string | null
   readonly groups: readonly string[]
+  /** Where `groups` came from (absent in sessions made before groups sources existed: the claim). */
+  readonly groupsFrom?: GroupsProvenance
   /** Google hosted domain (`hd`), when present. */
   readonly hd: string | null
   /** Selected extra claims used by access rules (string or string[] values only). */
   readonly claims: Readonly<Record<string, string | readonly string[]>>
+}
+
+/** The source of an identity's groups and, for a Workspace API, how fresh they are. */
+export interface GroupsProvenance {
+  readonly source: 'claim' | 'cloud_identity' | 'admin_directory'
+  /** Epoch ms of the last successful fetch; null for a claim or when no fetch has succeeded. */
+  readonly fetchedAt: number | null
+  /** Epoch ms after which the groups are no longer believed (fetchedAt + max_age); null: no API groups. */
+  readonly expiresAt: number | null
+  /** Epoch ms at which a refresh should fetch them again; null: at the access token's own refresh. */
+  readonly retryAt: number | null
+  /** Why the last fetch failed (`forbidden`, `rate_limited`, `server_error`, `timeout`...), or null. */
+  readonly error: string | null
 }
 
 export interface Tokens {
@@ -36,4 +51,6 @@ export interface SessionRecord {
   readonly generation: number
   /** Epoch ms of the last refresh (or sign-in). */
   readonly refreshedAt: number
+  /** True for the stand-in record of a bearer ID token (http/bearer.ts): never stored, never refreshed. */
+  readonly bearer?: true
 }

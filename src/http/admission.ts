@@ -47,7 +47,9 @@ interface Target {
  * - `identify`: the identity decides (first stage only): call {@link Admission.identify};
  * - `sign_in`: nobody usable is signed in; `silent` when the provider's session can be asked
  *   again without a prompt (token expired, no refresh token), `expired` when a session ended
- *   because its refresh failed, `clearCookie` when a cookie was sent that led nowhere;
+ *   because its refresh failed, `clearCookie` when a cookie was sent that led nowhere,
+ *   `bearerRefused` (why) when a bearer token on an opted-in route was refused: answered 401
+ *   `Bearer error="invalid_token"`, never a redirect;
  * - `forbidden`: signed in, refused by the access rules;
  * - `allowed`: signed in and allowed. `identity` is who; `session` is the cookie session it came
  *   from, or null for an identity from another source (the verdict never assumes a cookie).
@@ -59,7 +61,7 @@ export type Verdict =
   | ({ readonly kind: 'public', readonly rule: string } & Target)
   | ({ readonly kind: 'method_not_allowed', readonly route: RouteConfig, readonly rule: string } & Target)
   | ({ readonly kind: 'identify' } & Target)
-  | ({ readonly kind: 'sign_in', readonly silent: boolean, readonly expired: boolean, readonly clearCookie: boolean } & Target)
+  | ({ readonly kind: 'sign_in', readonly silent: boolean, readonly expired: boolean, readonly clearCookie: boolean, readonly bearerRefused: string | null } & Target)
   | ({ readonly kind: 'forbidden', readonly identity: Identity, readonly session: SessionRef | null, readonly rule: string } & Target)
   | ({ readonly kind: 'allowed', readonly identity: Identity, readonly session: SessionRef | null, readonly refreshed: boolean, readonly rule: string } & Target)
 
@@ -122,7 +124,8 @@ export function createAdmission (options: AdmissionOptions): Admission {
     if (outcome.kind !== 'signed_in') {
       const clearCookie = outcome.kind === 'anonymous' && outcome.hadCookie
       const expired = outcome.kind === 'anonymous' && sessionEnded(outcome)
-      return { kind: 'sign_in', path, search, route, silent: outcome.kind === 'reauth', expired, clearCookie }
+      const bearerRefused = outcome.kind === 'anonymous' ? outcome.bearerError ?? null : null
+      return { kind: 'sign_in', path, search, route, silent: outcome.kind === 'reauth', expired, clearCookie, bearerRefused }
     }
     const identity = outcome.record.identity
     const session: SessionRef = { ticket: outcome.ticket, record: outcome.record }

@@ -1,6 +1,8 @@
 import type { FastifyRequest } from 'fastify'
 import type { AnonymousReason } from '../domain/outcomes.js'
 import { gatewayError } from '../errors.js'
+import { withoutExpiredGroups } from '../groups/resolver.js'
+import type { BearerVerifier } from './bearer.js'
 import type { Logger } from '../observability/logger.js'
 import type { SessionCache } from '../session/cache.js'
 import type { Refresher } from '../session/refresh.js'
@@ -11,8 +13,11 @@ import { BoundedMap } from '../util/bounded-map.js'
 
 export type AuthOutcome =
   | { readonly kind: 'signed_in', readonly ticket: Ticket, readonly record: SessionRecord, readonly refreshed: boolean }
-  /** No usable session. `hadCookie`: a cookie was sent but led nowhere (clear it). */
-  | { readonly kind: 'anonymous', readonly hadCookie: boolean, readonly reason: AnonymousReason }
+  /**
+   * No usable session. `hadCookie`: a cookie was sent but led nowhere (clear it). `bearerError`:
+   * a bearer token on an opted-in route was refused (answer 401 `Bearer error="invalid_token"`).
+   */
+  | { readonly kind: 'anonymous', readonly hadCookie: boolean, readonly reason: AnonymousReason, readonly bearerError?: string }
   /** The access token expired and the provider gave no refresh token: sign in again (silently if possible). */
   | { readonly kind: 'reauth', readonly ticket: Ticket }
 
@@ -51,14 +56,24 @@ export interface AuthenticatorOptions {
   readonly now?: () => number
   /** Optional in-process cache in front of the store (see session/cache.ts). */
   readonly cache?: SessionCache | undefined
+  /**
+   * Bearer ID tokens (http/bearer.ts): on a route that opted in, a request with
+   * `Authorization: Bearer` is authenticated by its token alone, never by the cookie.
+   */
+  readonly bearer?: BearerVerifier | null
 }
 
 /** Touch the store's idle timer at most this often per session (a write per request would double the store load). */
 const touchEveryFraction = 50
 
 export function createAuthenticator (options: AuthenticatorOptions): Authenticator {
-  const { codec, sessions, refresher, cookieName, cache } = options
+  const { codec, sessions, refresher, cookieName, cache, bearer } = options
   const now = options.now ?? Date.now
+
+  // The audit line convention (message `audit`, field `audit` naming the event); never the token.
+  function audit (request: FastifyRequest, event: string, reason: string): void {
+    options.logger.info({ audit: event, client: request.ip, userAgent: request.headers['user-agent'] ?? null, reason }, 'audit')
+  }
   const touchIntervalMs = Math.max(1000, Math.floor(options.idleTimeoutMs / touchEveryFraction))
   // Last touch per session key; bounded so a flood of sessions cannot grow it without limit.
   const touched = new BoundedMap<string, number>(100_000)
@@ -89,7 +104,7 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
 
   return {
     authenticateCached (request) {
-      if (cache === undefined) return null
+      if (cache === undefined || bearer?.tokenOf(request) != null) return null
       const raw = request.cookies[cookieName]
       if (raw === undefined) return null
       const known = verified.get(raw)
@@ -101,6 +116,13 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
     },
 
     async authenticate (request) {
+      const token = bearer?.tokenOf(request) ?? null
+      if (bearer != null && token !== null) {
+        const result = await bearer.verify(token)
+        if (result.ok) return { kind: 'signed_in', ticket: result.ticket, record: result.record, refreshed: false }
+        audit(request, 'bearer_refused', result.description)
+        return { kind: 'anonymous', hadCookie: false, reason: 'bearer_invalid', bearerError: result.description }
+      }
       const raw = request.cookies[cookieName]
       if (raw === undefined) return { kind: 'anonymous', hadCookie: false, reason: 'no_cookie' }
       const decoded = decode(raw)
@@ -143,7 +165,10 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
         case 'unavailable':
           if (fresh.usable) {
             options.logger.warn({ reason: fresh.reason }, 'refresh unavailable; serving with the still-valid access token')
-            return { kind: 'signed_in', ticket, record: fresh.record, refreshed: false }
+            // Served without the refresh that would fetch them again: groups past max_age are dropped.
+            const identity = withoutExpiredGroups(fresh.record.identity, now())
+            const record = identity === fresh.record.identity ? fresh.record : { ...fresh.record, identity }
+            return { kind: 'signed_in', ticket, record, refreshed: false }
           }
           throw gatewayError('PCS_REFRESH_UNAVAILABLE', { details: { reason: fresh.reason } })
       }

@@ -8,6 +8,7 @@ import type { RouteTable } from '../policy/routes.js'
 import type { TicketCodec } from '../session/ticket.js'
 import { createAdmission, type IdentifyVerdict, type IdentityVerdict } from './admission.js'
 import type { AuthOutcome, Authenticator } from './authenticate.js'
+import { sendBearerRefused } from './bearer.js'
 import { clearCookieOptions, cookieOptions } from './cookies.js'
 import { CONFLICT, originalRequest, type OriginalRequest } from './original-request.js'
 import { forbiddenPage } from '../render/pages.js'
@@ -60,6 +61,7 @@ export function registerForwardAuth (app: FastifyInstance, options: ForwardAuthO
   }
 
   function signIn (request: FastifyRequest, reply: FastifyReply, verdict: Extract<IdentityVerdict, { kind: 'sign_in' }>, original: OriginalRequest, target: IdentifyVerdict): FastifyReply {
+    if (verdict.bearerRefused !== null) return sendBearerRefused(request, reply, verdict.bearerRefused)
     if (verdict.clearCookie) reply.clearCookie(cookie.name, clearCookieOptions(cookie))
     const location = signInUrl(original, target, verdict.silent)
     reply.header(signInHeader, location).header('cache-control', 'no-store')

@@ -8,6 +8,7 @@ import type { RouteTable } from '../policy/routes.js'
 import { breakerRetryAfterSeconds } from '../session/breaker.js'
 import { createAdmission, type IdentifyVerdict, type IdentityVerdict } from './admission.js'
 import type { AuthOutcome, Authenticator } from './authenticate.js'
+import { sendBearerRefused } from './bearer.js'
 import { clearCookieOptions } from './cookies.js'
 import { forbiddenPage } from '../render/pages.js'
 import { sendError, sendPage, wantsHtml } from '../render/respond.js'
@@ -53,6 +54,7 @@ export function createGate (options: GateOptions): (request: FastifyRequest, rep
   }
 
   function signIn (request: FastifyRequest, reply: FastifyReply, verdict: Extract<IdentityVerdict, { kind: 'sign_in' }>): FastifyReply {
+    if (verdict.bearerRefused !== null) return sendBearerRefused(request, reply, verdict.bearerRefused)
     if (verdict.clearCookie) reply.clearCookie(cookie.name, clearCookieOptions(cookie))
     const navigation = (request.method === 'GET' || request.method === 'HEAD') && wantsHtml(request) && verdict.route?.api !== true
     // A session whose token expired without a refresh token re-runs sign-in silently

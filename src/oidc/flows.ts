@@ -5,6 +5,8 @@ import type { Identity, Tokens } from '../domain/types.js'
 import { classifyProviderError, type ProviderFailure } from './errors.js'
 import { identityFromClaims } from './identity.js'
 import type { Provider } from './provider.js'
+import { profileFor } from './profiles/profile.js'
+import type { GroupsResolver } from '../groups/resolver.js'
 
 /** What a pending sign-in remembers between /start and /callback. */
 export interface PendingLogin {
@@ -47,17 +49,24 @@ export interface FlowOptions {
   readonly wantClaims?: ReadonlySet<string>
   /** Keep the id token in the session (only needed when it is passed upstream). */
   readonly keepIdToken: boolean
+  /** Fetches Workspace groups at sign-in and at every refresh; absent when groups come from a claim. */
+  readonly groups?: GroupsResolver | null
   readonly now?: () => number
 }
 
 /**
- * The OpenID Connect flows against the configured provider. Google and generic OIDC differ only in
- * how offline access is asked for: Google wants `access_type=offline` (and `prompt=consent` to hand
- * out a refresh token again), OIDC wants the `offline_access` scope when the provider lists it.
+ * The OpenID Connect flows against the configured provider. What differs between providers (how
+ * offline access is asked for, hosted domains, extra scopes) comes from its profile
+ * (oidc/profiles/); Workspace groups, when configured, are fetched after the code exchange and
+ * after every refresh grant.
  */
 export function createFlows (options: FlowOptions): Flows {
   const { config, provider, keepClaims } = options
   const now = options.now ?? Date.now
+  const profile = profileFor(config.type)
+  const groups = options.groups ?? null
+  const withGroups = async (identity: Identity, accessToken: string, previous: Identity | null): Promise<Identity> =>
+    groups === null ? identity : await groups.resolve(identity, accessToken, previous)
 
   function tokensFrom (response: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers, previous: Tokens | null): Tokens {
     const expiresIn = response.expiresIn()
@@ -93,12 +102,7 @@ export function createFlows (options: FlowOptions): Flows {
         code_challenge: await client.calculatePKCECodeChallenge(login.codeVerifier),
         code_challenge_method: 'S256'
       }
-      if (config.type === 'google') {
-        params.access_type = 'offline'
-        if (config.hostedDomain !== null) params.hd = config.hostedDomain
-      } else if (provider.supportsOfflineAccessScope()) {
-        scopes.add('offline_access')
-      }
+      profile.authorizationRequest(config, scopes, params, provider.supportsOfflineAccessScope())
       if (login.silent) params.prompt = 'none'
       else if (config.prompt !== null) params.prompt = config.prompt
       // Some providers (oidc-provider among them) only issue refresh tokens with prompt=consent.
@@ -132,7 +136,8 @@ export function createFlows (options: FlowOptions): Flows {
         if (failure.kind === 'transient') throw gatewayError('PCS_PROVIDER_UNAVAILABLE', { cause: err })
         throw gatewayError('PCS_LOGIN_CODE_INVALID', { cause: err, details: { reason: `userinfo: ${failure.reason}` } })
       }
-      return { identity: identityFromClaims(config, keepClaims, claims, userinfo), tokens: tokensFrom(response, null) }
+      const identity = await withGroups(identityFromClaims(config, keepClaims, claims, userinfo), response.access_token, null)
+      return { identity, tokens: tokensFrom(response, null) }
     },
 
     async refresh (identity, tokens) {
@@ -151,8 +156,8 @@ export function createFlows (options: FlowOptions): Flows {
       const next = tokensFrom(response, tokens)
       const claims = response.claims()
       if (claims === undefined) {
-        // No new id token (allowed by the spec): the identity stays as it was.
-        return { ok: true, identity, tokens: next }
+        // No new id token (allowed by the spec): the identity stays as it was, its groups fetched again.
+        return { ok: true, identity: await withGroups(identity, next.accessToken, identity), tokens: next }
       }
       if (claims.sub !== identity.sub) {
         return { ok: false, failure: { kind: 'terminal', reason: 'subject_changed', cause: null } }
@@ -167,14 +172,15 @@ export function createFlows (options: FlowOptions): Flows {
         // previous sign-in or refresh stay until the next refresh.
         userinfoFailed = true
       }
+      let fresh: Identity
       try {
-        const fresh = identityFromClaims(config, keepClaims, claims, userinfo)
-        if (userinfoFailed) return { ok: true, identity: { ...fresh, groups: identity.groups, claims: identity.claims }, tokens: next }
-        return { ok: true, identity: fresh, tokens: next }
+        fresh = identityFromClaims(config, keepClaims, claims, userinfo)
+        if (userinfoFailed) fresh = { ...fresh, groups: identity.groups, claims: identity.claims }
       } catch (err) {
         // The provider no longer vouches for this account (email unverified, hosted domain changed).
         return { ok: false, failure: { kind: 'terminal', reason: 'claims_invalid', cause: err } }
       }
+      return { ok: true, identity: await withGroups(fresh, next.accessToken, identity), tokens: next }
     },
 
     async revoke (token, hint) {

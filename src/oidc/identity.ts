@@ -1,5 +1,6 @@
 import type { ProviderConfig } from '../config/types.js'
 import { gatewayError } from '../errors.js'
+import { profileFor } from './profiles/profile.js'
 import type { Identity } from '../domain/types.js'
 
 type Claims = Readonly<Record<string, unknown>>
@@ -27,8 +28,8 @@ export function identityText (value: unknown): string | null {
 /**
  * Builds the session identity from verified id token claims (and, when given, userinfo claims,
  * which may only add to them and must be about the same subject). Refuses an identity the
- * provider does not vouch for: no subject, no verified email, or a Google hosted domain other than
- * the configured one.
+ * provider does not vouch for: no subject, no verified email, or what the provider's profile
+ * refuses (for Google, a hosted domain other than the configured one).
  */
 export function identityFromClaims (config: ProviderConfig, keepClaims: ReadonlySet<string>, idClaims: Claims, userinfo?: Claims): Identity {
   const sub = identityText(idClaims.sub)
@@ -48,9 +49,10 @@ export function identityFromClaims (config: ProviderConfig, keepClaims: Readonly
   }
 
   const hd = identityText(claims.hd)
-  if (config.type === 'google' && config.hostedDomain !== null && hd?.toLowerCase() !== config.hostedDomain.toLowerCase()) {
-    throw gatewayError('PCS_LOGIN_CLAIMS_INVALID', { details: { reason: 'hosted domain mismatch' } })
-  }
+  const refused = profileFor(config.type).refuseClaims(config, claims)
+  if (refused !== null) throw gatewayError('PCS_LOGIN_CLAIMS_INVALID', { details: { reason: refused } })
+  // With a Workspace API as the source, the groups are fetched afterwards (groups/resolver.ts).
+  const fromClaim = config.groups.source === 'claim'
 
   return {
     sub,
@@ -58,7 +60,8 @@ export function identityFromClaims (config: ProviderConfig, keepClaims: Readonly
     emailVerified: true,
     name: identityText(claims.name),
     preferredUsername: identityText(claims.preferred_username),
-    groups: stringList(claims[config.groupsClaim]),
+    groups: fromClaim ? stringList(claims[config.groupsClaim]) : [],
+    groupsFrom: { source: config.groups.source, fetchedAt: null, expiresAt: null, retryAt: null, error: null },
     hd,
     claims: pickClaims(claims, keepClaims)
   }

@@ -56,7 +56,8 @@ export function createUpstream401Handler (options: Upstream401Options): (request
     const decided = (outcome: Upstream401Outcome): void => {
       request.log.info({ upstream401: outcome }, 'upstream answered 401')
     }
-    if (session === null) return res.pass()
+    // A bearer token has nothing to refresh: the caller gets the upstream's 401 and brings a new token.
+    if (session === null || session.record.bearer === true) return res.pass()
     const refusal = retryRefusal(request)
     if (refusal !== null) {
       decided(refusal)

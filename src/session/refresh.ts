@@ -55,7 +55,7 @@ export interface Refresher {
    * refresh: a session already refreshed past `record.generation` is returned as it is.
    */
   refreshRejected (ticket: Ticket, record: SessionRecord): Promise<FreshSession>
-  /** True when the access token is within `refreshBeforeExpiryMs` of expiring. */
+  /** True when the access token is within `refreshBeforeExpiryMs` of expiring, or the session's Workspace groups are due again (`groupsFrom.retryAt`). */
   needsRefresh (record: SessionRecord): boolean
 }
 
@@ -106,7 +106,9 @@ export function createRefresher (options: RefresherOptions): Refresher {
 
   function needsRefresh (record: SessionRecord): boolean {
     const at = record.tokens.accessTokenExpiresAt
-    return at !== null && now() >= at - options.refreshBeforeExpiryMs
+    // Workspace groups (groups/resolver.ts) are fetched at refresh: one is due when they run out too.
+    const groupsAt = record.identity.groupsFrom?.retryAt ?? null
+    return (at !== null && now() >= at - options.refreshBeforeExpiryMs) || (groupsAt !== null && now() >= groupsAt)
   }
 
   function tokenValid (record: SessionRecord): boolean {

@@ -14,7 +14,7 @@ export const floors: ReadonlyArray<readonly string[]> = [
   ['config'], // load, validate and describe the configuration
   ['observability'], // logger, log destination, access line, metrics
   ['render'], // the gateway's own pages and error responses
-  ['policy'], // pure access decisions
+  ['policy', 'groups'], // pure access decisions; a person's groups from the provider's directory APIs
   ['oidc'], // the provider: discovery, sign-in and refresh grants
   ['session'], // the store port and its stores, tickets, sessions, refresh coordination
   ['assertion'], // signed identity assertions and their keys

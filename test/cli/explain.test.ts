@@ -101,7 +101,7 @@ t.test('policy explain --json: one JSON object with the decision, the rule and t
     mode: 'proxy',
     method: 'GET',
     path: '/admin/',
-    identity: { email: 'alice@example.com', groups: ['admins'], claims: {} },
+    identity: { email: 'alice@example.com', groups: ['admins'], groupsFrom: 'claim: the "groups" claim of the id token or userinfo, read at sign-in and every refresh', claims: {} },
     decision: 'allow',
     outcome: 'allowed',
     rule: 'routes[/admin/].allow.groups: admins',
@@ -188,4 +188,16 @@ t.test('policy explain: the portcullis command wires it with the documented exit
   const usage = exec('--method', 'GET')
   t.equal(usage.status, 2)
   t.match(usage.stderr, /--path is required/)
+})
+
+t.test('policy explain: with Workspace groups, the output says which API the groups come from and how long they hold', async (t) => {
+  const raw = baseRaw()
+  raw.provider.groups = { source: 'cloud_identity', max_age: '30m' }
+  raw.routes = [{ path: '/', upstream: 'http://127.0.0.1:8081', allow: { groups: ['admins@example.com'] } }]
+  const file = join(tempDir(), 'groups.yaml')
+  writeFileSync(file, stringify(raw))
+  let out = ''
+  t.equal(runPolicyCommand(['explain', '--config', file, '--path', '/', '--email', 'alice@example.com', '--groups', 'admins@example.com'], {}, (s) => { out += s }, () => {}), 0)
+  t.match(out, /\n {2}groups via: --groups here; at run time cloud_identity: Cloud Identity searchTransitiveGroups with the user's own token \(direct and nested groups, by email address\), fetched at sign-in and every refresh, believed 30m/)
+  t.match(out, /decided by: routes\[\/\]\.allow\.groups: admins@example\.com/)
 })

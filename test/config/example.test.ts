@@ -1,3 +1,4 @@
+import { googleProfile } from '../../src/oidc/profiles/google.js'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
@@ -67,10 +68,10 @@ t.test('example: every value the example writes out for a defaulted key is the d
       else if (JSON.stringify(actual?.[key]) !== JSON.stringify(value)) mismatches.push(`${path}.${key}: example ${JSON.stringify(actual?.[key])}, default ${JSON.stringify(value)}`)
     }
   }
-  for (const section of ['server', 'provider', 'session', 'redis', 'identity', 'logging', 'metrics'] as const) {
+  for (const section of ['server', 'provider', 'session', 'redis', 'identity', 'logging', 'metrics', 'bearer'] as const) {
     walk(DEFAULTS[section], doc[section], section)
   }
-  walk(DEFAULTS.google, doc.provider, 'provider')
+  walk({ issuer: googleProfile.defaultIssuer, prompt: googleProfile.defaultPrompt }, doc.provider, 'provider')
   t.strictSame(mismatches, [])
 })
 

@@ -122,7 +122,8 @@ t.test('load: defaults from the contract fill every unset key', async t => {
       allowInsecureIssuer: false,
       prompt: 'consent',
       groupsClaim: 'groups',
-      timeoutMs: 10_000
+      timeoutMs: 10_000,
+      groups: { source: 'claim', maxAgeMs: 3_600_000, timeoutMs: 10_000, pageSize: 200, serviceAccountKeyFile: null, impersonate: null, apiRoot: null }
     },
     session: {
       store: 'redis',
@@ -144,7 +145,7 @@ t.test('load: defaults from the contract fill every unset key', async t => {
       commandTimeoutMs: 1_000
     },
     access: { emails: [], emailDomains: ['example.com'], groups: [], claims: {} },
-    routes: [{ path: '/', upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: null, methods: null, refreshOnUpstream401: false, stripPrefix: false }],
+    routes: [{ path: '/', upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: null, methods: null, refreshOnUpstream401: false, stripPrefix: false, bearer: false }],
     identity: {
       headers: {
         user: 'X-Forwarded-User',
@@ -158,7 +159,8 @@ t.test('load: defaults from the contract fill every unset key', async t => {
     },
     forwardAuth: { uriHeader: 'x-forwarded-uri', methodHeader: 'x-forwarded-method' },
     logging: { level: 'info', format: 'json' },
-    metrics: { enabled: true, listen: null, public: false }
+    metrics: { enabled: true, listen: null, public: false },
+    bearer: { enabled: false, audiences: ['client-id-123'], algorithms: ['RS256', 'ES256'], clockSkewMs: 60_000 }
   })
 })
 

@@ -44,6 +44,8 @@ t.test('schema: only durations use a union type', async t => {
     '.server.timeouts.idle: string|integer',
     '.server.rate_limit.window: string|integer',
     '.provider.timeout: string|integer',
+    '.provider.groups.max_age: string|integer',
+    '.provider.groups.timeout: string|integer',
     '.session.lifetime: string|integer',
     '.session.idle_timeout: string|integer',
     '.session.refresh_before_expiry: string|integer',
@@ -51,6 +53,7 @@ t.test('schema: only durations use a union type', async t => {
     '.session.cache.ttl: string|integer',
     '.redis.connect_timeout: string|integer',
     '.redis.command_timeout: string|integer',
+    '.bearer.clock_skew: string|integer',
     '.identity.assertion.ttl: string|integer',
     '.identity.assertion.rotate: string|integer'
   ])

@@ -100,7 +100,8 @@ t.test('routes[].allow: same shape as access, must name a rule', async t => {
     allow: { emails: ['boss@example.com'], emailDomains: [], groups: ['admins'], claims: {} },
     methods: null,
     refreshOnUpstream401: true,
-    stripPrefix: false
+    stripPrefix: false,
+    bearer: false
   })
   t.strictSame(problemsWith(r => { r.routes[0].allow = {} }), ['routes[0].allow: must name at least one of emails, email_domains, groups or claims'])
   t.strictSame(problemsWith(r => { r.routes[0].allow = { users: ['a'] } }), ['routes[0].allow.users: unknown key'])

@@ -92,7 +92,7 @@ t.test('provider: oidc requires an issuer and has no default prompt', async t =>
 t.test('provider: hosted_domain applies to google only', async t => {
   t.equal(configWith(r => { r.provider.hosted_domain = 'Example.com' }).provider.hostedDomain, 'example.com')
   t.strictSame(problemsWith(r => { r.provider.type = 'oidc'; r.provider.issuer = 'https://idp.example'; r.provider.hosted_domain = 'example.com' }),
-    ['provider.hosted_domain: only applies when provider.type is google'])
+    ['provider.hosted_domain: does not apply when provider.type is oidc'])
   t.strictSame(problemsWith(r => { r.provider.hosted_domain = 'not a domain' }), ['provider.hosted_domain: must be a domain name such as example.com'])
 })
 

@@ -7,6 +7,8 @@ import { CookieJar } from '../helpers/cookie-jar.js'
 import { chooseAccount, fetchWithJar, followUntil, signIn, signInUntilCallback } from '../helpers/signin.js'
 import { createServer } from 'node:http'
 import { listenOnLoopback } from '../helpers/listen.js'
+import { importPKCS8, SignJWT } from 'jose'
+import { CLOUD_IDENTITY_SCOPE, DIRECTORY_SCOPE } from '../../demo/google-apis.js'
 
 const CLIENT_ID = 'test-rp'
 const CLIENT_SECRET = 'test-rp-secret'
@@ -336,4 +338,63 @@ t.test('signInUntilCallback: stops before the callback so it can be replayed', a
   const replayed = await fetchWithJar(callbackUrl, jar)
   tt.equal(replayed.status, 400)
   tt.equal(gateway.provider.counters.authorizationCodeGrants, 1)
+})
+
+t.test('google apis: searchTransitiveGroups answers Google\'s shape, page by page, only for the token\'s own user with the scope', async (tt) => {
+  const rp = await startRp(tt)
+  const scoped = await signInTokens(rp, 'alice@example.com', { scope: `openid email ${CLOUD_IDENTITY_SCOPE}` })
+  const search = async (token: string | null, member: string, pageToken?: string): Promise<{ status: number, body: any }> => {
+    const query = `member_key_id == '${member}' && 'cloudidentity.googleapis.com/groups.discussion_forum' in labels`
+    const url = `${rp.provider.issuer}/v1/groups/-/memberships:searchTransitiveGroups?${new URLSearchParams({ query, pageSize: '200', ...(pageToken === undefined ? {} : { pageToken }) })}`
+    const res = await fetch(url, { headers: token === null ? {} : { authorization: `Bearer ${token}` } })
+    return { status: res.status, body: await res.json() }
+  }
+  const first = await search(scoped.access_token, 'alice@example.com')
+  tt.equal(first.status, 200)
+  tt.equal(first.body.memberships.length, 2, 'pages of 2')
+  tt.type(first.body.nextPageToken, 'string')
+  tt.match(first.body.memberships[0], { groupKey: { id: 'admins@example.com' }, group: /^groups\//, relationType: 'DIRECT', labels: { 'cloudidentity.googleapis.com/groups.discussion_forum': '' } })
+  const second = await search(scoped.access_token, 'alice@example.com', first.body.nextPageToken)
+  tt.strictSame(second.body.memberships.map((m: any) => [m.groupKey.id, m.relationType]), [['staff@example.com', 'INDIRECT']])
+  tt.equal(second.body.nextPageToken, undefined, 'the last page has no token')
+
+  const unscoped = await signInTokens(rp, 'alice@example.com')
+  const denied = await search(unscoped.access_token, 'alice@example.com')
+  tt.equal(denied.status, 403)
+  tt.match(denied.body, { error: { code: 403, status: 'PERMISSION_DENIED', message: String, errors: Array } })
+  tt.equal((await search(scoped.access_token, 'bob@example.com')).status, 403, 'not someone else\'s groups')
+  tt.equal((await search(null, 'alice@example.com')).body.error.status, 'UNAUTHENTICATED')
+  rp.provider.googleApis.failNext({ status: 429, retryAfterSeconds: 2 })
+  const limited = await fetch(`${rp.provider.issuer}/v1/groups/-/memberships:searchTransitiveGroups?query=x`, { headers: { authorization: `Bearer ${scoped.access_token}` } })
+  tt.equal(limited.status, 429)
+  tt.equal(limited.headers.get('retry-after'), '2')
+  tt.equal(((await limited.json()) as any).error.status, 'RESOURCE_EXHAUSTED')
+})
+
+t.test('google apis: a service account\'s JWT-bearer grant, then groups.list?userKey= with direct groups only', async (tt) => {
+  const rp = await startRp(tt)
+  const key = rp.provider.googleApis.serviceAccountKey('reader@portcullis-dev.iam.gserviceaccount.com')
+  const grant = async (claims: Record<string, unknown>, signingKey = key.private_key): Promise<{ status: number, body: any }> => {
+    const now = Math.floor(Date.now() / 1000)
+    const assertion = await new SignJWT({ scope: DIRECTORY_SCOPE, ...claims }).setProtectedHeader({ alg: 'RS256', kid: key.private_key_id })
+      .setIssuer(key.client_email as string).setAudience(key.token_uri as string).setIssuedAt(now).setExpirationTime(now + 3600)
+      .sign(await importPKCS8(signingKey as string, 'RS256'))
+    const res = await fetch(key.token_uri as string, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }) })
+    return { status: res.status, body: await res.json() }
+  }
+  const list = async (token: string, userKey: string): Promise<{ status: number, body: any }> => {
+    const res = await fetch(`${rp.provider.issuer}/admin/directory/v1/groups?userKey=${encodeURIComponent(userKey)}&maxResults=200`, { headers: { authorization: `Bearer ${token}` } })
+    return { status: res.status, body: await res.json() }
+  }
+  const other = rp.provider.googleApis.serviceAccountKey('other@portcullis-dev.iam.gserviceaccount.com')
+  tt.equal((await grant({ sub: 'alice@example.com' }, other.private_key)).body.error, 'invalid_grant', 'a key of another account does not verify')
+  const asAdmin = await grant({ sub: 'alice@example.com' })
+  tt.equal(asAdmin.status, 200)
+  tt.match(asAdmin.body, { access_token: String, expires_in: Number, token_type: 'Bearer' })
+  const alice = await list(asAdmin.body.access_token, 'alice@example.com')
+  tt.match(alice.body, { kind: 'admin#directory#groups', etag: String, groups: [{ kind: 'admin#directory#group', email: 'admins@example.com', id: String, name: 'admins' }, { email: 'eng@example.com' }] })
+  tt.equal(alice.body.nextPageToken, undefined)
+  tt.notOk(JSON.stringify(alice.body).includes('staff@'), 'no nested group')
+  const noAdmin = await grant({})
+  tt.equal((await list(noAdmin.body.access_token, 'alice@example.com')).status, 403, 'without delegation to an admin')
 })

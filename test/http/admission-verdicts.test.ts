@@ -10,7 +10,7 @@ import type { Identity, SessionRecord } from '../../src/domain/types.js'
 
 const rule = (r: Partial<AccessRule>): AccessRule => ({ emails: [], emailDomains: [], groups: [], claims: {}, ...r })
 function route (path: string, extra: Partial<RouteConfig> = {}): RouteConfig {
-  return { path, upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: null, methods: null, refreshOnUpstream401: false, ...extra, stripPrefix: extra.stripPrefix ?? false }
+  return { path, upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: null, methods: null, refreshOnUpstream401: false, ...extra, stripPrefix: extra.stripPrefix ?? false, bearer: extra.bearer ?? false }
 }
 const pub = route('/public/', { public: true })
 const app = route('/app/')

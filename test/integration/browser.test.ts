@@ -61,6 +61,17 @@ t.test('demo: the printed banner names the URL and the accounts', async (t) => {
   t.match(demo.output(), /DEMO/)
 })
 
+t.test('demo: the printed ID token works as a machine caller\'s bearer token on /api/', async (t) => {
+  const token = /Authorization: Bearer ([\w-]+\.[\w-]+\.[\w-]+)/.exec(demo.output())?.[1]
+  t.ok(token, 'the banner prints a token')
+  const res = await fetch(`${demo.url}/api/whoami`, { headers: { authorization: `Bearer ${token ?? ''}` } })
+  t.equal(res.status, 200)
+  t.equal(res.headers.get('set-cookie'), null)
+  const body = await res.json() as { headers: Record<string, string> }
+  t.equal(body.headers['x-forwarded-email'], 'alice@example.com')
+  t.equal((await fetch(`${demo.url}/api/whoami`, { headers: { authorization: 'Bearer a.b.c' } })).status, 401)
+})
+
 t.test('browser: a deep link signs in through the development provider and lands on the demo app with the identity', async (t) => {
   const context = await browser.newContext()
   t.teardown(() => context.close())
@@ -78,7 +89,10 @@ t.test('browser: a deep link signs in through the development provider and lands
   const body = await page.locator('body').textContent() ?? ''
   t.match(body, /alice@example\.com/)
   t.match(body, /dev-alice/)
-  t.match(body, /admins,staff/)
+  // Workspace groups from the provider's Cloud Identity double: staff@example.com through admins@example.com.
+  t.match(body, /admins@example\.com,eng@example\.com,staff@example\.com/)
+  const staff = await page.request.get(`${demo.url}/staff/`, { headers: { accept: 'application/json' } })
+  t.equal(staff.status(), 200, 'a group rule admits a member through a nested group')
 
   const cookies = await context.cookies(demo.url)
   const session = cookies.find((c) => c.name === '_portcullis')

@@ -56,7 +56,7 @@ t.test('identity: the policy, the headers, forward-auth and the assertion use th
     sub: 'user-1', email: 'alice@example.com ', email_verified: true, preferred_username: ' alice ', groups: [' admins ', 'x\u0000y', 'staff']
   })
   const config = configWith((raw) => { raw.access = { email_domains: ['example.com'] } })
-  const admin: RouteConfig = { path: '/admin/', upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: { emails: [], emailDomains: [], groups: ['admins'], claims: {} }, methods: null, refreshOnUpstream401: false, stripPrefix: false }
+  const admin: RouteConfig = { path: '/admin/', upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: { emails: [], emailDomains: [], groups: ['admins'], claims: {} }, methods: null, refreshOnUpstream401: false, stripPrefix: false, bearer: false }
   const decision = decide(compilePolicy(config.access, [admin]), admin, 'GET', identity)
   t.equal(decision.rule, 'routes[/admin/].allow.groups: admins', 'the policy admits the trimmed group')
 

@@ -8,3 +8,7 @@ t.test('wantedClaims: rule claims always; the groups claim when a rule uses grou
   t.strictSame([...wantedClaims(configWith(r => { r.routes[0].allow = { groups: ['admins'] }; r.provider.groups_claim = 'roles' }))], ['roles'])
   t.strictSame([...wantedClaims(configWith(r => { r.provider.type = 'oidc'; r.provider.issuer = 'https://idp.example' }))], ['groups'])
 })
+
+t.test('wantedClaims: with Workspace groups (an API source) no groups claim is looked up', async (t) => {
+  t.strictSame([...wantedClaims(configWith(r => { r.routes[0].allow = { groups: ['admins@example.com'] }; r.provider.groups = { source: 'cloud_identity' } }))], [])
+})

@@ -9,7 +9,7 @@ function rule (r: Partial<AccessRule>): AccessRule {
 }
 
 function route (path: string, r: Partial<RouteConfig> = {}): RouteConfig {
-  return { path, upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: null, methods: null, refreshOnUpstream401: false, stripPrefix: false, ...r }
+  return { path, upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: null, methods: null, refreshOnUpstream401: false, stripPrefix: false, bearer: false, ...r }
 }
 
 function who (email: string, r: Partial<Identity> = {}): Identity {

@@ -9,7 +9,7 @@ import { readAs, readPath, readerCovers, strictestHandler, type Handler } from '
 
 const rule = (r: Partial<AccessRule>): AccessRule => ({ emails: [], emailDomains: [], groups: [], claims: {}, ...r })
 function route (path: string, extra: Partial<RouteConfig> = {}): RouteConfig {
-  return { path, upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: null, methods: null, refreshOnUpstream401: false, ...extra, stripPrefix: extra.stripPrefix ?? false }
+  return { path, upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: null, methods: null, refreshOnUpstream401: false, ...extra, stripPrefix: extra.stripPrefix ?? false, bearer: extra.bearer ?? false }
 }
 
 // The issue's routes.

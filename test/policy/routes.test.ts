@@ -13,6 +13,7 @@ function route (path: string, extra: Partial<RouteConfig> = {}): RouteConfig {
     methods: null,
     refreshOnUpstream401: false,
     stripPrefix: false,
+    bearer: false,
     ...extra
   }
 }
