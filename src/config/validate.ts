@@ -6,7 +6,7 @@
 import { DEFAULTS } from './defaults.js'
 import { parseDuration } from './duration.js'
 import { durationMs, hostPort, readableFile } from './fields.js'
-import { profileFor, type ProviderProfile } from '../oidc/profiles/profile.js'
+import { profileFor, type ProviderProfile } from './profiles/profile.js'
 import { isHostName, isIpOrCidr, isToken, parseHttpUrl, pathProblem } from './syntax.js'
 import { buildAccess, buildIdentity, buildRoutes } from './validate-access.js'
 import type { Problems } from './problems.js'

@@ -9,7 +9,6 @@
 
 import { createHash } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
-import type { Forwarding } from '../proxy/forwarded.js'
 import type { Logger } from './logger.js'
 
 /** The security events (other modules add their own names with the same line shape). */
@@ -55,7 +54,12 @@ export function userAgentOf (request: FastifyRequest): string | undefined {
  * address is used here). The client address is kept on the request state, so the access line,
  * the proxy and any audit line of one request resolve it once.
  */
-export function createAudit (logger: Logger, forwarding: Forwarding, tls: boolean): Audit {
+/** What the audit needs of the forwarding logic: the client address behind trusted proxies. */
+export interface ClientResolver {
+  resolve (peer: string, headers: FastifyRequest['headers'], tls: boolean): { readonly clientIp: string }
+}
+
+export function createAudit (logger: Logger, forwarding: ClientResolver, tls: boolean): Audit {
   function client (request: FastifyRequest): string {
     const state = request.portcullis as typeof request.portcullis | null | undefined
     const known = state?.client

@@ -5,7 +5,7 @@ import type { Identity, Tokens } from '../domain/types.js'
 import { classifyProviderError, type ProviderFailure } from './errors.js'
 import { identityFromClaims } from './identity.js'
 import type { Provider } from './provider.js'
-import { profileFor } from './profiles/profile.js'
+import { profileFor } from '../config/profiles/profile.js'
 import type { GroupsResolver } from '../groups/resolver.js'
 
 /** What a pending sign-in remembers between /start and /callback. */
@@ -57,7 +57,7 @@ export interface FlowOptions {
 /**
  * The OpenID Connect flows against the configured provider. What differs between providers (how
  * offline access is asked for, hosted domains, extra scopes) comes from its profile
- * (oidc/profiles/); Workspace groups, when configured, are fetched after the code exchange and
+ * (config/profiles/); Workspace groups, when configured, are fetched after the code exchange and
  * after every refresh grant.
  */
 export function createFlows (options: FlowOptions): Flows {

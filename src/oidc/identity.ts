@@ -1,6 +1,6 @@
 import type { ProviderConfig } from '../config/types.js'
 import { gatewayError } from '../errors.js'
-import { profileFor } from './profiles/profile.js'
+import { profileFor } from '../config/profiles/profile.js'
 import type { Identity } from '../domain/types.js'
 
 type Claims = Readonly<Record<string, unknown>>

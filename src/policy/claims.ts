@@ -1,5 +1,5 @@
 import type { AccessRule, Config } from '../config/types.js'
-import { profileFor } from '../oidc/profiles/profile.js'
+import { profileFor } from '../config/profiles/profile.js'
 
 function rules (config: Config): AccessRule[] {
   const all = [config.access]

@@ -1,4 +1,4 @@
-import { googleProfile } from '../../src/oidc/profiles/google.js'
+import { googleProfile } from '../../src/config/profiles/google.js'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'

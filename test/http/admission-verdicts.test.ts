@@ -52,9 +52,11 @@ t.test('admission: ambiguous readings are a bad path with their own code', async
 t.test('admission: second-stage verdicts carry the identity and the session it came from', async (t) => {
   const target = proxy.target('/admin/x', 'GET') as IdentifyVerdict
   t.same(proxy.identify(target, 'GET', { kind: 'anonymous', hadCookie: false, reason: 'no_cookie' }),
-    { kind: 'sign_in', path: '/admin/x', search: '', route: admin, silent: false, expired: false, clearCookie: false })
+    { kind: 'sign_in', path: '/admin/x', search: '', route: admin, silent: false, expired: false, clearCookie: false, bearerRefused: null })
   t.same(proxy.identify(target, 'GET', { kind: 'anonymous', hadCookie: true, reason: 'refresh_invalid_grant' }),
-    { kind: 'sign_in', path: '/admin/x', search: '', route: admin, silent: false, expired: true, clearCookie: true })
+    { kind: 'sign_in', path: '/admin/x', search: '', route: admin, silent: false, expired: true, clearCookie: true, bearerRefused: null })
+  t.match(proxy.identify(target, 'GET', { kind: 'anonymous', hadCookie: false, reason: 'bearer_invalid', bearerError: 'token expired' }),
+    { kind: 'sign_in', bearerRefused: 'token expired' }, 'a refused bearer token is named, never a plain sign-in')
   t.match(proxy.identify(target, 'GET', { kind: 'reauth', ticket }), { kind: 'sign_in', silent: true, expired: false, clearCookie: false })
   const bob = signedIn(['staff'])
   t.match(proxy.identify(target, 'GET', bob), { kind: 'forbidden', route: admin, rule: 'routes[/admin/].allow: no rule matched (deny by default)', session: { ticket } })

@@ -68,7 +68,7 @@ t.test('bearer: ID tokens minted by the development provider', async (t) => {
   })
 
   t.test('forward-auth shares the step: an opted-in route\'s token is accepted there, a refused one is a 401', async (t) => {
-    const ask = async (token: string): Promise<Response> => await fetch(`${stack.url}/oauth2/auth`, { headers: { authorization: `Bearer ${token}`, 'x-original-uri': '/machine/x', accept: 'application/json' } })
+    const ask = async (token: string): Promise<Response> => await fetch(`${stack.url}/oauth2/auth`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-uri': '/machine/x', accept: 'application/json' } })
     const ok = await ask(alice)
     t.equal(ok.status, 202)
     t.equal(ok.headers.get('x-auth-request-email'), 'alice@example.com')

@@ -10,10 +10,10 @@ import { createAssertionSigner } from '../../src/assertion/signer.js'
 import { identityFromClaims, identityText } from '../../src/oidc/identity.js'
 import { compilePolicy, decide } from '../../src/policy/decide.js'
 import { authRequestHeaders, createIdentityHeaders } from '../../src/proxy/identity-headers.js'
-import type { ProviderConfig, RouteConfig } from '../../src/config/types.js'
+import type { RouteConfig } from '../../src/config/types.js'
 import { configWith } from '../fixtures/config/base.js'
 
-const provider = { type: 'oidc', groupsClaim: 'groups', hostedDomain: null } as unknown as ProviderConfig
+const provider = configWith((raw) => { raw.provider = { ...raw.provider, type: 'oidc', issuer: 'https://id.example.com', groups_claim: 'groups' } }).provider
 
 t.test('identity text: trimmed; empty or with a control character it is dropped', async (t) => {
   t.equal(identityText('  admins \t'), 'admins')

@@ -5,7 +5,7 @@
  * line in `profiles`. Profiles are plain data and pure functions (no network, no library state),
  * so the config loader can use them too.
  */
-import type { ProviderConfig } from '../../config/types.js'
+import type { ProviderConfig } from '../types.js'
 import { googleProfile } from './google.js'
 import { oidcProfile } from './oidc.js'
 
