@@ -39,6 +39,11 @@ import { createMemoryStore } from './session/memory-store.js'
 import { createRedisStore } from './session/redis-store.js'
 import { createRefresher } from './session/refresh.js'
 import { createSessions } from './session/sessions.js'
+import { createSessionIndex } from './session/session-index.js'
+import { createRevoker } from './session/revoke.js'
+import { createSocketTracker } from './proxy/websockets.js'
+import { registerBackchannelLogout } from './http/backchannel-logout.js'
+import { startAdminServer, type AdminServer } from './ops/admin.js'
 import type { SessionStore } from './session/store.js'
 import { createTicketCodec } from './session/ticket.js'
 
@@ -67,6 +72,8 @@ export interface Gateway {
   reload (next: Config): ReloadPlan
   /** The URL of the separate metrics listener, once listening (null when metrics share the main one). */
   metricsUrl (): string | null
+  /** The URL of the admin listener (`admin.listen`), once listening; null when it is off. */
+  adminUrl (): string | null
 }
 
 /**
@@ -87,8 +94,12 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
 
   // Shared state: the store, the sessions in it, and the events every replica hears.
   const store = instrumentStore(deps.store ?? (config.session.store === 'memory' ? createMemoryStore() : createRedisStore(config.redis, logger)), metrics)
-  const sessions = createSessions({ store, keyPrefix: config.redis.keyPrefix, now })
+  // Sessions, their indexes (listing, revocation), and the open WebSockets that follow them.
+  const index = createSessionIndex({ store, keyPrefix: config.redis.keyPrefix, secrets: cookieConfig.secrets, idleTimeoutMs: config.session.idleTimeoutMs, now })
+  const sessions = createSessions({ store, keyPrefix: config.redis.keyPrefix, index, now })
   const events = createSessionEvents(store, eventsChannel(config.redis.keyPrefix))
+  const sockets = createSocketTracker({ store, events, keyPrefix: config.redis.keyPrefix, sessionKey: (ticket) => sessions.keys(ticket).session, logger, now })
+  const revoker = createRevoker({ store, index, events, keyPrefix: config.redis.keyPrefix, logger, openSockets: sockets.openFor })
 
   // Routes and access rules sit behind a swappable view, so SIGHUP can replace them.
   const live = createLiveRouting(config.access, config.routes)
@@ -200,6 +211,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     registerUserinfo(scope, { config, authenticator })
     registerForwardAuth(scope, { config, authenticator, policy, routes, codec, isTrustedProxy: forwarding.isTrusted, now })
     registerJwks(scope, { config, keyring: assertions?.keyring ?? null })
+    registerBackchannelLogout(scope, { config, provider, store, revoker, logger })
   })
 
   await registerProxy(app, {
@@ -208,7 +220,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     identityHeaders,
     forwarding,
     onUpstream401: createUpstream401Handler({ refresher, policy, ...(assertions === null ? {} : { onAllowed: assertions.onAllowed }) }),
-    onUpstreamError: (route, code) => metrics.upstreamError(route?.path ?? 'none', /TIMEOUT/i.test(code) ? 'timeout' : 'unavailable')
+    onUpstreamError: (route, code) => metrics.upstreamError(route?.path ?? 'none', /TIMEOUT/i.test(code) ? 'timeout' : 'unavailable'),
+    sockets
   })
 
   // Pub/sub wakes refresh waiters; until it is up they fall back to their re-check timeout.
@@ -221,6 +234,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   subscribe()
 
   let metricsServer: MetricsServer | null = null
+  let adminServer: AdminServer | null = null
 
   async function close (): Promise<void> {
     draining = true
@@ -233,6 +247,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
       app.server.closeAllConnections()
     }
     await metricsServer?.close()
+    await adminServer?.close()
+    sockets.stop()
     provider.close()
     await events.stop()
     await store.close()
@@ -249,12 +265,15 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
       if (config.metrics.enabled && config.metrics.listen !== null && metricsServer === null && !clustered) {
         metricsServer = await startMetricsServer(config.metrics.listen, metrics)
       }
+      if (config.admin.listen !== null && adminServer === null) adminServer = await startAdminServer({ config, index, revoker, logger })
       return url
     },
     close,
     reload (next) {
       const plan = planReload(running, next)
       live.apply(next.access, next.routes)
+      // Open WebSockets the new routes or rules no longer allow are closed (code 1008).
+      sockets.recheck(routes, policy)
       // Claims new rules need are fetched from the next sign-in or refresh on.
       for (const name of wantedClaims(next)) wantClaims.add(name)
       running = plan.effective
@@ -265,7 +284,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
       logger.level = next.logging.level
       return plan
     },
-    metricsUrl: () => metricsServer?.url ?? null
+    metricsUrl: () => metricsServer?.url ?? null,
+    adminUrl: () => adminServer?.url ?? null
   }
 }
 

@@ -82,6 +82,10 @@ export function toFileShape (config: Config): Record<string, unknown> {
     metrics: {
       enabled: metrics.enabled,
       listen: metrics.listen === null ? null : formatHostPort(metrics.listen.host, metrics.listen.port)
+    },
+    admin: {
+      listen: config.admin.listen === null ? null : formatHostPort(config.admin.listen.host, config.admin.listen.port),
+      token_file: config.admin.tokenFile
     }
   }) as Record<string, unknown>
 }

@@ -134,6 +134,11 @@ export const ConfigSchema = Obj({
   metrics: Type.Optional(Obj({
     enabled: Type.Optional(Type.Boolean()),
     listen: Type.Optional(Str())
+  })),
+  // The admin listener (session listing and revocation): off unless `listen` is set.
+  admin: Type.Optional(Obj({
+    listen: Type.Optional(Str()),
+    token_file: Type.Optional(Str())
   }))
 })
 

@@ -9,7 +9,7 @@ import { isHostName, isIpOrCidr, isToken, parseHttpUrl, pathProblem } from './sy
 import { buildAccess, buildIdentity, buildRoutes } from './validate-access.js'
 import type { Problems } from './problems.js'
 import type { RawConfig } from './schema.js'
-import type { Config, MetricsConfig, ProviderConfig, RedisConfig, ServerConfig, SessionConfig } from './types.js'
+import type { AdminConfig, Config, MetricsConfig, ProviderConfig, RedisConfig, ServerConfig, SessionConfig } from './types.js'
 
 const PROMPTS = ['none', 'login', 'consent', 'select_account']
 
@@ -31,7 +31,8 @@ export function buildConfig (raw: RawConfig, problems: Problems, baseDir: string
       level: raw.logging?.level ?? DEFAULTS.logging.level,
       format: raw.logging?.format ?? DEFAULTS.logging.format
     },
-    metrics: buildMetrics(raw, server, problems)
+    metrics: buildMetrics(raw, server, problems),
+    admin: buildAdmin(raw, server, problems, baseDir)
   }
 }
 
@@ -231,6 +232,18 @@ function buildMetrics (raw: RawConfig, server: ServerConfig, problems: Problems)
     problems.add(['metrics', 'listen'], 'must differ from server.listen')
   }
   return { enabled: m.enabled ?? DEFAULTS.metrics.enabled, listen }
+}
+
+/** `admin`: off by default; when on, a token file is required and the address is its own. */
+function buildAdmin (raw: RawConfig, server: ServerConfig, problems: Problems, baseDir: string): AdminConfig {
+  const a = raw.admin ?? {}
+  const listen = a.listen === undefined ? null : hostPort(a.listen, ['admin', 'listen'], problems)
+  if (listen !== null && listen.port !== 0 && listen.port === server.port && listen.host === server.host) {
+    problems.add(['admin', 'listen'], 'must differ from server.listen')
+  }
+  if (listen !== null && a.token_file === undefined) problems.add(['admin', 'token_file'], 'is required when admin.listen is set')
+  const tokenFile = a.token_file === undefined ? null : readableFile(a.token_file, baseDir, ['admin', 'token_file'], problems)
+  return { listen, tokenFile }
 }
 
 function isRedisUrl (value: string): boolean {

@@ -120,7 +120,7 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
     const search = (request.raw.url ?? '').split('?')[1] ?? ''
     const callbackUrl = new URL(`${publicUrl}${authPrefix}/callback?${search}`)
     try {
-      const { identity, tokens } = await flows.exchangeCode(callbackUrl, login)
+      const { identity, tokens, providerSid } = await flows.exchangeCode(callbackUrl, login)
       const previous = codec.decode(request.cookies[cookie.name])
       if (previous !== null) {
         await sessions.destroy(previous).catch(() => {})
@@ -137,7 +137,8 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
         refreshedAt: t
       }
       // A fresh session id at every sign-in: no fixation.
-      const ticket = await sessions.create(record, Math.min(config.session.idleTimeoutMs, config.session.lifetimeMs))
+      const userAgent = request.headers['user-agent'] ?? null
+      const ticket = await sessions.create(record, Math.min(config.session.idleTimeoutMs, config.session.lifetimeMs), { client: request.ip, userAgent, providerSid })
       reply.setCookie(cookie.name, codec.encode(ticket), cookieOptions(cookie, config.session.lifetimeMs))
       request.portcullis.outcome = 'signed_in'
       options.onSignIn?.('success')

@@ -14,7 +14,8 @@ import type { Metrics } from './metrics.js'
  */
 const timed: Record<Exclude<keyof SessionStore, 'close'>, true> = {
   get: true, getWithTtl: true, set: true, setIfAbsent: true, take: true, delete: true, expire: true, ttl: true,
-  acquireLock: true, renewLock: true, releaseLock: true, setIfLockHeld: true, publish: true, subscribe: true, ping: true
+  acquireLock: true, renewLock: true, releaseLock: true, setIfLockHeld: true, indexAdd: true, indexRemove: true, indexRange: true,
+  publish: true, subscribe: true, ping: true
 }
 const storeOperations = Object.keys(timed) as Array<keyof typeof timed>
 

@@ -20,6 +20,8 @@ export interface PendingLogin {
 export interface SignInResult {
   readonly identity: Identity
   readonly tokens: Tokens
+  /** The provider's session id (`sid` of the id token), kept for back-channel logout. */
+  readonly providerSid: string | null
 }
 
 export type RefreshOutcome =
@@ -132,7 +134,8 @@ export function createFlows (options: FlowOptions): Flows {
         if (failure.kind === 'transient') throw gatewayError('PCS_PROVIDER_UNAVAILABLE', { cause: err })
         throw gatewayError('PCS_LOGIN_CODE_INVALID', { cause: err, details: { reason: `userinfo: ${failure.reason}` } })
       }
-      return { identity: identityFromClaims(config, keepClaims, claims, userinfo), tokens: tokensFrom(response, null) }
+      const providerSid = typeof claims.sid === 'string' && claims.sid !== '' ? claims.sid : null
+      return { identity: identityFromClaims(config, keepClaims, claims, userinfo), tokens: tokensFrom(response, null), providerSid }
     },
 
     async refresh (identity, tokens) {

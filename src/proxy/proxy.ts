@@ -7,6 +7,7 @@ import { sendError } from '../http/respond.js'
 import type { createForwarding } from './forwarded.js'
 import type { createIdentityHeaders } from './identity-headers.js'
 import { createForwarder, type ExchangeEvents, type UpstreamAnswer } from './forward.js'
+import type { SocketTracker } from './websockets.js'
 
 type Headers = Record<string, string | string[] | undefined>
 
@@ -24,6 +25,8 @@ export interface ProxyOptions {
    * answer itself after `answer.discard()`.
    */
   readonly onUpstream401?: (request: FastifyRequest, reply: FastifyReply, answer: UpstreamAnswer, retry: () => void) => Promise<void>
+  /** Follows proxied WebSockets, to close them when their session ends (websockets.ts). */
+  readonly sockets?: SocketTracker
 }
 
 /** The route constraint that sends upgrade requests to the WebSocket proxy. */
@@ -173,6 +176,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
     scope.addHook('onRequest', (request, _reply, done) => {
       const state = request.portcullis
       if (state.route !== null && state.path !== null) request.raw.url = target(request).basePath + state.path + state.search
+      options.sockets?.remember(request)
       done()
     })
     await scope.register(httpProxy, {
@@ -181,6 +185,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
       websocket: true,
       constraints: { [UPGRADE]: 'yes' },
       disableRequestLogging: true,
+      ...(options.sockets === undefined ? {} : { wsHooks: options.sockets.hooks }),
       replyOptions: {
         getUpstream: (request: FastifyRequest) => target(request).origin
       },

@@ -1,5 +1,5 @@
 import { gatewayError } from '../errors.js'
-import { checkTtl, type SessionStore } from './store.js'
+import { checkTtl, INDEX_GRACE_MS, type SessionStore } from './store.js'
 
 /*
  * The single-process store: for trying the gateway out and for tests. It keeps the port's
@@ -23,6 +23,8 @@ export interface MemoryStoreOptions {
 export function createMemoryStore (options: MemoryStoreOptions = {}): SessionStore {
   const now = options.now ?? Date.now
   const entries = new Map<string, Entry>()
+  // Sorted-set indexes live apart from values (as in Redis, a key is one or the other).
+  const indexes = new Map<string, { readonly members: Map<string, number>, expiresAt: number }>()
   const channels = new Map<string, Set<{ handler: (message: string) => void }>>()
   // One counter for every lock: strictly increasing per key follows, and no per-key counter
   // outlives its lock.
@@ -32,6 +34,7 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): SessionSto
   const sweeper = setInterval(() => {
     const t = now()
     for (const [key, entry] of entries) if (entry.expiresAt <= t) entries.delete(key)
+    for (const [key, index] of indexes) if (index.expiresAt <= t) indexes.delete(key)
   }, options.sweepIntervalMs ?? 30_000)
   sweeper.unref()
 
@@ -43,6 +46,22 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): SessionSto
       return undefined
     }
     return entry
+  }
+
+  /** The live index at `key` with members at or below `floor` dropped, or undefined. */
+  function liveIndex (key: string, floor: number): Map<string, number> | undefined {
+    const index = indexes.get(key)
+    if (index === undefined) return undefined
+    if (index.expiresAt <= now()) {
+      indexes.delete(key)
+      return undefined
+    }
+    for (const [member, score] of index.members) if (score <= floor) index.members.delete(member)
+    if (index.members.size === 0) {
+      indexes.delete(key)
+      return undefined
+    }
+    return index.members
   }
 
   function put (key: string, value: Buffer, ttlMs: number): void {
@@ -81,7 +100,7 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): SessionSto
       entries.delete(key)
       return entry === undefined ? null : entry.value
     }),
-    delete: (key) => op(() => { entries.delete(key) }),
+    delete: (key) => op(() => { entries.delete(key); indexes.delete(key) }),
     expire: (key, ttlMs) => op(() => {
       const ttl = checkTtl(ttlMs)
       const entry = live(key)
@@ -117,6 +136,25 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): SessionSto
       return true
     }),
 
+    indexAdd: (key, member, score, at) => op(() => {
+      checkTtl(score - at, 'score - now')
+      const members = liveIndex(key, at) ?? new Map<string, number>()
+      members.set(member, score)
+      // As in Redis: the time to live is counted on the store's clock from the caller's distance.
+      indexes.set(key, { members, expiresAt: now() + Math.max(...members.values()) - at + INDEX_GRACE_MS })
+    }),
+    indexRemove: (key, members) => op(() => {
+      const index = indexes.get(key)
+      if (index === undefined) return
+      for (const member of members) index.members.delete(member)
+      if (index.members.size === 0) indexes.delete(key)
+    }),
+    indexRange: (key, at) => op(() => {
+      const members = liveIndex(key, at)
+      if (members === undefined) return []
+      return [...members].map(([member, score]) => ({ member, score })).sort((a, b) => a.score - b.score)
+    }),
+
     publish: (channel, message) => op(() => {
       const subs = channels.get(channel)
       if (subs === undefined) return
@@ -149,6 +187,7 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): SessionSto
       closed = true
       clearInterval(sweeper)
       entries.clear()
+      indexes.clear()
       channels.clear()
     }
   }
