@@ -12,6 +12,13 @@ interface Entry {
   expiresAt: number
 }
 
+interface Index {
+  readonly members: Map<string, number>
+  expiresAt: number
+  min: number
+  max: number
+}
+
 export interface MemoryStoreOptions {
   /** Clock in epoch ms; tests pass a controllable one to exercise expiry without waiting. */
   readonly now?: () => number
@@ -24,7 +31,7 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): SessionSto
   const now = options.now ?? Date.now
   const entries = new Map<string, Entry>()
   // Sorted-set indexes live apart from values (as in Redis, a key is one or the other).
-  const indexes = new Map<string, { readonly members: Map<string, number>, expiresAt: number }>()
+  const indexes = new Map<string, Index>()
   const channels = new Map<string, Set<{ handler: (message: string) => void }>>()
   // One counter for every lock: strictly increasing per key follows, and no per-key counter
   // outlives its lock.
@@ -48,20 +55,35 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): SessionSto
     return entry
   }
 
-  /** The live index at `key` with members at or below `floor` dropped, or undefined. */
-  function liveIndex (key: string, floor: number): Map<string, number> | undefined {
+  /**
+   * The live index at `key` with members at or below `floor` dropped, or undefined. `min` and
+   * `max` bound the scores (a stale `min` is only ever too low, so it costs a pass, never a miss).
+   */
+  function liveIndex (key: string, floor: number): Index | undefined {
     const index = indexes.get(key)
     if (index === undefined) return undefined
     if (index.expiresAt <= now()) {
       indexes.delete(key)
       return undefined
     }
-    for (const [member, score] of index.members) if (score <= floor) index.members.delete(member)
+    if (index.min <= floor) {
+      for (const [member, score] of index.members) if (score <= floor) index.members.delete(member)
+      bounds(index)
+    }
     if (index.members.size === 0) {
       indexes.delete(key)
       return undefined
     }
-    return index.members
+    return index
+  }
+
+  function bounds (index: Index): void {
+    index.min = Number.POSITIVE_INFINITY
+    index.max = Number.NEGATIVE_INFINITY
+    for (const score of index.members.values()) {
+      if (score < index.min) index.min = score
+      if (score > index.max) index.max = score
+    }
   }
 
   function put (key: string, value: Buffer, ttlMs: number): void {
@@ -138,10 +160,15 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): SessionSto
 
     indexAdd: (key, member, score, at) => op(() => {
       checkTtl(score - at, 'score - now')
-      const members = liveIndex(key, at) ?? new Map<string, number>()
-      members.set(member, score)
+      let index = liveIndex(key, at)
+      if (index === undefined) indexes.set(key, index = { members: new Map(), expiresAt: 0, min: score, max: score })
+      const previous = index.members.get(member)
+      index.members.set(member, score)
+      if (previous === index.max && score < previous) bounds(index)
+      index.min = Math.min(index.min, score)
+      index.max = Math.max(index.max, score)
       // As in Redis: the time to live is counted on the store's clock from the caller's distance.
-      indexes.set(key, { members, expiresAt: now() + Math.max(...members.values()) - at + INDEX_GRACE_MS })
+      index.expiresAt = now() + index.max - at + INDEX_GRACE_MS
     }),
     indexRemove: (key, members) => op(() => {
       const index = indexes.get(key)
@@ -150,9 +177,9 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): SessionSto
       if (index.members.size === 0) indexes.delete(key)
     }),
     indexRange: (key, at) => op(() => {
-      const members = liveIndex(key, at)
-      if (members === undefined) return []
-      return [...members].map(([member, score]) => ({ member, score })).sort((a, b) => a.score - b.score)
+      const index = liveIndex(key, at)
+      if (index === undefined) return []
+      return [...index.members].map(([member, score]) => ({ member, score })).sort((a, b) => a.score - b.score)
     }),
 
     publish: (channel, message) => op(() => {

@@ -179,7 +179,7 @@ export function createSessionIndex (options: SessionIndexOptions): SessionIndex 
     if (info === null) return
     // Every secret's index, not only the writing one: the session may predate a rotation.
     const names = [...lookupKeys('email', info.email), ...lookupKeys('sub', info.sub), ...(info.providerSid === null ? [] : lookupKeys('sid', info.providerSid))]
-    for (const name of names) await store.indexRemove(name, [tag])
+    await Promise.all(names.map((name) => store.indexRemove(name, [tag])))
   }
 
   return {
@@ -187,8 +187,10 @@ export function createSessionIndex (options: SessionIndexOptions): SessionIndex 
       const t = now()
       if (info.expiresAt <= t) return
       const name = keysOfTag(prefix, tag).info
-      await store.set(name, seal(keys[0]!, name, Buffer.from(JSON.stringify(info), 'utf8')), info.expiresAt - t)
-      for (const index of [allSessionsKey(prefix), ...ownIndexes(info)]) await store.indexAdd(index, tag, info.expiresAt, t)
+      await Promise.all([
+        store.set(name, seal(keys[0]!, name, Buffer.from(JSON.stringify(info), 'utf8')), info.expiresAt - t),
+        ...[allSessionsKey(prefix), ...ownIndexes(info)].map((index) => store.indexAdd(index, tag, info.expiresAt, t))
+      ])
     },
     remove,
     async find (selector) {
