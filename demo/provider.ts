@@ -8,7 +8,7 @@
  * rotated and the refresh response omits `refresh_token`; the id token carries email and profile
  * claims (plus `groups`, which Google does not have but the gateway's policies use).
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -29,6 +29,8 @@ export interface DevClient {
   readonly client_secret: string
   readonly redirect_uris: readonly string[]
   readonly token_endpoint_auth_method?: 'client_secret_post' | 'client_secret_basic'
+  /** Where the provider POSTs logout tokens (OIDC Back-Channel Logout); `sid` is always sent. */
+  readonly backchannel_logout_uri?: string
 }
 
 export interface DevProviderOptions {
@@ -57,6 +59,11 @@ export interface DevProviderOptions {
    * groups); default none.
    */
   readonly userinfoOnlyClaims?: readonly string[]
+  /**
+   * Default false. True: the end-session endpoint (`/session/end`, listed in discovery) is on, and
+   * signing out there sends a logout token to each client's `backchannel_logout_uri`.
+   */
+  readonly backchannelLogout?: boolean
 }
 
 /** How the next refresh that would succeed is made to fail instead. */
@@ -73,6 +80,9 @@ export interface DevProviderCounters {
   revocations: number
   /** Userinfo requests answered 200. */
   userinfo: number
+  /** Logout tokens a client answered 200 to, and those it refused or did not answer. */
+  backchannelLogouts: number
+  backchannelLogoutErrors: number
 }
 
 export interface DevProvider {
@@ -81,6 +91,8 @@ export interface DevProvider {
   /** Same as `issuer`: the base URL the provider listens on. */
   readonly url: string
   readonly counters: DevProviderCounters
+  /** The private signing key (JWK, RS256), for tests that craft tokens the provider could have signed. */
+  readonly signingKey: JsonWebKey & { readonly kid: string }
   setTokenDelay (ms: number): void
   /** Lifetime of access tokens issued from now on (the option `accessTokenTtlSeconds` sets the first). */
   setAccessTokenTtl (seconds: number): void
@@ -136,7 +148,9 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
   const accounts = new Map<string, DevAccount>()
   for (const account of options.accounts ?? DEMO_ACCOUNTS) accounts.set(account.sub, account)
   const rotate = options.rotateRefreshTokens ?? false
-  const counters: DevProviderCounters = { authorizationCodeGrants: 0, refreshGrants: 0, refreshAttempts: 0, revocations: 0, userinfo: 0 }
+  const counters: DevProviderCounters = { authorizationCodeGrants: 0, refreshGrants: 0, refreshAttempts: 0, revocations: 0, userinfo: 0, backchannelLogouts: 0, backchannelLogoutErrors: 0 }
+  const signingKey = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: randomBytes(8).toString('hex') }
+  const backchannel = options.backchannelLogout ?? false
   const issueRefreshTokens = options.issueRefreshTokens ?? true
   const state = { down: false, tokenDelayMs: options.tokenDelayMs ?? 0, nextRefreshFailure: null as RefreshFailure | null, accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600 }
   const grantsByAccount = new Map<string, Set<string>>()
@@ -174,7 +188,8 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       redirect_uris: [...c.redirect_uris],
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
-      token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_post'
+      token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_post',
+      ...(c.backchannel_logout_uri === undefined ? {} : { backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: true })
     })),
     // Google puts `hd` in every id token of a Workspace account, and email/profile claims in the
     // id token itself; `groups` rides along with `email` so a plain `openid email profile` RP gets it.
@@ -194,10 +209,11 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       names: { session: 'pcsdev_session', interaction: 'pcsdev_interaction', resume: 'pcsdev_interaction_resume' },
       keys: [randomBytes(32).toString('base64url')]
     },
-    jwks: { keys: [{ ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256' }] },
+    jwks: { keys: [signingKey] },
     features: {
       devInteractions: { enabled: false },
-      rpInitiatedLogout: { enabled: false },
+      rpInitiatedLogout: { enabled: backchannel },
+      backchannelLogout: { enabled: backchannel },
       userinfo: { enabled: true },
       revocation: {
         enabled: options.revocation ?? true,
@@ -260,6 +276,9 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
     ids.add(grant.jti)
   })
 
+  provider.on('backchannel.success', () => { counters.backchannelLogouts++ })
+  provider.on('backchannel.error', () => { counters.backchannelLogoutErrors++ })
+
   provider.use(async (ctx, next) => {
     if (ctx.method === 'GET' && ctx.path === ROUTES.authorization) ctx.querystring = issueRefreshTokens ? offlineAsConsent(ctx.querystring) : withoutOffline(ctx.querystring)
     if (ctx.path === ROUTES.token && state.tokenDelayMs > 0) await sleep(state.tokenDelayMs)
@@ -279,6 +298,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
     issuer,
     url: issuer,
     counters,
+    signingKey,
     setTokenDelay (ms) { state.tokenDelayMs = Math.max(0, ms) },
     setAccessTokenTtl (seconds) { state.accessTokenTtlSeconds = Math.max(1, Math.floor(seconds)) },
     setDown (down) { state.down = down },
