@@ -230,6 +230,9 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       Grant: 2 * REFRESH_TOKEN_TTL_SECONDS
     },
     clientBasedCORS: () => false,
+    // Logout tokens go to a gateway on loopback, which the library's outgoing-request guard
+    // (refusing special-use addresses) would block: the development provider lives on loopback.
+    fetch: (url: URL | string, init: RequestInit & { dispatcher?: unknown }) => globalThis.fetch(url, { ...init, dispatcher: undefined } as RequestInit),
     async findAccount (_ctx: unknown, sub: string) {
       if (!accounts.has(sub)) return undefined
       // Claims are read when a token is issued, so updateAccount shows up at the next refresh.
