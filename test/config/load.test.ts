@@ -153,7 +153,8 @@ t.test('load: defaults from the contract fill every unset key', async t => {
       assertion: { enabled: true, header: 'X-Portcullis-Assertion', keyFile: null, ttlMs: 120_000, rotateMs: 86_400_000 }
     },
     logging: { level: 'info', format: 'json' },
-    metrics: { enabled: true, listen: null }
+    metrics: { enabled: true, listen: null },
+    admin: { listen: null, tokenFile: null }
   })
 })
 
