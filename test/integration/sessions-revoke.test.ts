@@ -127,6 +127,33 @@ t.test('revoke by email on A: B refuses the old cookies within 100 ms and closes
   t.same((await admin('/sessions?email=alice@example.com')).body.sessions, [])
 })
 
+t.test('a Redis dump holds no email, session id or token in plaintext', async (t) => {
+  const [, b] = replicas.gateways
+  const secrets = new Set<string>(['alice@example.com', 'bob@example.com'])
+  for (const email of ['alice@example.com', 'bob@example.com']) {
+    const { jar } = await signInReplica(replicas, email)
+    const cookie = jar.header(b.url) ?? ''
+    // The ticket cookie: v1.<session id>.<key>.<mac>.
+    for (const m of cookie.matchAll(/v1\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})\./g)) { secrets.add(m[1]!); secrets.add(m[2]!) }
+    const token = (await getJson(b.url, '/token', jar)).body?.headers?.['x-forwarded-access-token']
+    t.ok(typeof token === 'string' && token.length > 10, 'the access token is known to the test')
+    secrets.add(token)
+  }
+  t.ok(secrets.size >= 8, 'two session ids, keys and tokens were collected')
+  const texts: string[] = []
+  const keys = await replicas.redis.keys('*')
+  for (const key of keys) {
+    texts.push(key)
+    const type = await replicas.redis.type(key)
+    if (type === 'string') texts.push((await replicas.redis.getBuffer(key))!.toString('latin1'))
+    else if (type === 'zset') texts.push(...await replicas.redis.zrange(key, '0', '-1'))
+    else t.fail(`unexpected ${type} at ${key}`)
+  }
+  t.ok(keys.some((k) => k.endsWith(':info')) && keys.some((k) => k.endsWith(':index')), 'the dump holds sessions and indexes')
+  const dump = texts.join('\n')
+  for (const secret of secrets) t.notOk(dump.includes(secret), `no ${secret.includes('@') ? secret : 'secret value'} in the dump`)
+})
+
 t.test('the CLI lists sessions and revokes one by reference; the others stay', async (t) => {
   const [, b] = replicas.gateways
   const one = await signInReplica(replicas, 'bob@example.com')
