@@ -84,7 +84,7 @@ export function createSocketTracker (options: SocketTrackerOptions): SocketTrack
   // Upgrade requests that passed the gate, by their connection, until the proxy connects them.
   const pending = new WeakMap<Socket, Omit<Tracked, 'ws' | 'timer'>>()
   const bySession = new Map<string, Set<Tracked>>()
-  let size = 0
+  const bySocket = new Map<ClientSocket, Tracked>()
 
   function closeOne (t: Tracked, reason: string): void {
     untrack(t)
@@ -97,9 +97,9 @@ export function createSocketTracker (options: SocketTrackerOptions): SocketTrack
   function untrack (t: Tracked): void {
     if (t.timer !== null) clearTimeout(t.timer)
     t.timer = null
+    bySocket.delete(t.ws)
     const set = bySession.get(t.id)
     if (set?.delete(t) !== true) return
-    size--
     if (set.size === 0) bySession.delete(t.id)
   }
 
@@ -162,13 +162,12 @@ export function createSocketTracker (options: SocketTrackerOptions): SocketTrack
         let set = bySession.get(t.id)
         if (set === undefined) bySession.set(t.id, set = new Set())
         set.add(t)
-        size++
+        bySocket.set(source, t)
         void check(t)
       },
       onDisconnect (_context, source) {
-        for (const set of bySession.values()) {
-          for (const t of set) if (t.ws === source) return untrack(t)
-        }
+        const t = bySocket.get(source)
+        if (t !== undefined) untrack(t)
       }
     },
     openFor: (id) => bySession.get(id)?.size ?? 0,
@@ -189,7 +188,7 @@ export function createSocketTracker (options: SocketTrackerOptions): SocketTrack
     stop () {
       for (const set of bySession.values()) for (const t of set) if (t.timer !== null) clearTimeout(t.timer)
     },
-    get size () { return size }
+    get size () { return bySocket.size }
   }
 
   function sessionRefOf (id: string): string | undefined {
