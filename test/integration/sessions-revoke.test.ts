@@ -102,6 +102,11 @@ t.test('revoke by email on A: B refuses the old cookies within 100 ms and closes
   }
   t.equal((await admin('/sessions')).body.sessions.length, 3, 'listing everything shows bob too')
   t.equal((await admin('/sessions', {}, 'wrong-token-0123456789abcdef')).status, 401, 'a wrong bearer token is refused')
+  t.equal((await fetch(`${adminUrl}/sessions`)).status, 401, 'no bearer token is refused')
+  for (const body of ['{}', '{"email":"alice@example.com","all":true}', '{"session":"not-a-ref"}', '{"all":"yes"}', 'not json']) {
+    t.equal((await admin('/sessions/revoke', { method: 'POST', body })).status, 400, `revoke with ${body} is a bad request`)
+  }
+  t.equal((await admin('/sessions/nothing')).status, 404)
 
   const mark = b.logs.length
   const revoked = await admin('/sessions/revoke', { method: 'POST', body: JSON.stringify({ email: 'alice@example.com' }) })
