@@ -138,6 +138,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   // Decisions and what the upstream receives.
   const { policy, routes } = live
   const forwarding = createForwarding(config.server.trustedProxies)
+  const clientAddress = (request: FastifyRequest): string => forwarding.resolve(request.socket.remoteAddress ?? '', request.headers, config.server.tls !== null).clientIp
   // The signed assertion: its key and the keyring shared through the store.
   const assertions = config.identity.assertion.enabled ? createAssertions({ config, fileKey: assertionKey, store, logger, now }) : null
   const identityHeaders = createIdentityHeaders(config.identity, { cookieNames: [cookieConfig.name, loginCookieName(cookieConfig)] })
@@ -206,12 +207,12 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     registerHealth(scope, { store, provider, timeoutMs: config.redis.commandTimeoutMs + 500, draining: () => draining })
     // Workers of one `server.workers` gateway answer with the sum over all of them (the primary's).
     if (config.metrics.enabled && config.metrics.listen === null) registerMetricsRoute(scope, scraped)
-    registerSignIn(scope, { config, store, sessions, codec, flows, events, now, onSignIn: (outcome) => metrics.signIn(outcome) })
+    registerSignIn(scope, { config, store, sessions, codec, flows, events, now, onSignIn: (outcome) => metrics.signIn(outcome), clientAddress })
     registerSignOut(scope, { config, sessions, codec, flows, events })
     registerUserinfo(scope, { config, authenticator })
     registerForwardAuth(scope, { config, authenticator, policy, routes, codec, isTrustedProxy: forwarding.isTrusted, now })
     registerJwks(scope, { config, keyring: assertions?.keyring ?? null })
-    registerBackchannelLogout(scope, { config, provider, store, revoker, logger })
+    registerBackchannelLogout(scope, { config, provider, store, revoker, logger, clientAddress })
   })
 
   await registerProxy(app, {

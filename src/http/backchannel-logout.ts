@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose'
 import type { Config } from '../config/types.js'
 import { isGatewayError } from '../errors.js'
@@ -33,6 +33,8 @@ export interface BackchannelLogoutOptions {
   readonly store: SessionStore
   readonly revoker: Revoker
   readonly logger: AuditLogger
+  /** The client's address through trusted proxies, for the audit line. */
+  readonly clientAddress?: (request: FastifyRequest) => string
 }
 
 class BadLogoutToken extends Error {}
@@ -44,6 +46,7 @@ function bad (reply: FastifyReply, description: string): FastifyReply {
 /** Registers `POST {auth_prefix}/backchannel_logout`. */
 export function registerBackchannelLogout (app: FastifyInstance, options: BackchannelLogoutOptions): void {
   const { config, provider, store, revoker, logger } = options
+  const clientOf = (request: FastifyRequest): string => options.clientAddress?.(request) ?? request.ip
   const jwksByUri = new Map<string, ReturnType<typeof createRemoteJWKSet>>()
 
   async function verify (token: string): Promise<JWTPayload> {
@@ -82,7 +85,7 @@ export function registerBackchannelLogout (app: FastifyInstance, options: Backch
     const token = body?.getAll('logout_token') ?? []
     const refused = (reason: string): FastifyReply => {
       request.portcullis.outcome = 'backchannel_logout_refused'
-      auditLine(logger, 'backchannel_logout', { outcome: 'refused', client: request.ip, userAgent: request.headers['user-agent'], reason })
+      auditLine(logger, 'backchannel_logout', { outcome: 'refused', client: clientOf(request), userAgent: request.headers['user-agent'], reason })
       return bad(reply, reason)
     }
     if (token.length !== 1 || token[0] === '' || token[0]!.length > 16_384) return refused('exactly one logout_token form field is required')
@@ -95,7 +98,7 @@ export function registerBackchannelLogout (app: FastifyInstance, options: Backch
       const sid = typeof payload.sid === 'string' ? payload.sid : undefined
       const sub = typeof payload.sub === 'string' ? payload.sub : undefined
       await revoker.revoke(sid !== undefined ? { providerSid: sid, ...(sub === undefined ? {} : { sub }) } : { sub: sub! },
-        { by: 'backchannel_logout', reason: sid !== undefined ? 'provider_session_ended' : 'provider_subject_logged_out', client: request.ip, userAgent: request.headers['user-agent'] ?? null },
+        { by: 'backchannel_logout', reason: sid !== undefined ? 'provider_session_ended' : 'provider_subject_logged_out', client: clientOf(request), userAgent: request.headers['user-agent'] ?? null },
         'backchannel_logout')
       request.portcullis.outcome = 'backchannel_logout'
       return reply.code(200).header('cache-control', 'no-store').send('')

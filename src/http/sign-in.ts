@@ -27,6 +27,8 @@ export interface SignInOptions {
   readonly events?: Pick<SessionEvents, 'publish'>
   /** Called with the outcome of every finished sign-in (metrics). */
   readonly onSignIn?: (outcome: string) => void
+  /** The client's address through trusted proxies (kept with the session for the listing). */
+  readonly clientAddress?: (request: FastifyRequest) => string
 }
 
 const bindingPattern = /^[A-Za-z0-9_-]{43}$/
@@ -138,7 +140,7 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
       }
       // A fresh session id at every sign-in: no fixation.
       const userAgent = request.headers['user-agent'] ?? null
-      const ticket = await sessions.create(record, Math.min(config.session.idleTimeoutMs, config.session.lifetimeMs), { client: request.ip, userAgent, providerSid })
+      const ticket = await sessions.create(record, Math.min(config.session.idleTimeoutMs, config.session.lifetimeMs), { client: options.clientAddress?.(request) ?? request.ip, userAgent, providerSid })
       reply.setCookie(cookie.name, codec.encode(ticket), cookieOptions(cookie, config.session.lifetimeMs))
       request.portcullis.outcome = 'signed_in'
       options.onSignIn?.('success')
