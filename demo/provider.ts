@@ -10,7 +10,7 @@
  * serves Google's Workspace group APIs (google-apis.ts) for the `cloud_identity` and
  * `admin_directory` group sources.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { generateKeyPairSync, randomBytes, type JsonWebKey } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -33,6 +33,8 @@ export interface DevClient {
   readonly client_secret: string
   readonly redirect_uris: readonly string[]
   readonly token_endpoint_auth_method?: 'client_secret_post' | 'client_secret_basic'
+  /** Where the provider POSTs logout tokens (OIDC Back-Channel Logout); `sid` is always sent. */
+  readonly backchannel_logout_uri?: string
 }
 
 export interface DevProviderOptions {
@@ -65,6 +67,11 @@ export interface DevProviderOptions {
   readonly workspaceGroups?: Readonly<Record<string, readonly string[]>>
   /** Accounts a service account may act as for the Directory API (Workspace admins); default alice. */
   readonly workspaceAdmins?: readonly string[]
+  /**
+   * Default false. True: the end-session endpoint (`/session/end`, listed in discovery) is on, and
+   * signing out there sends a logout token to each client's `backchannel_logout_uri`.
+   */
+  readonly backchannelLogout?: boolean
 }
 
 /** How the next refresh that would succeed is made to fail instead. */
@@ -81,6 +88,9 @@ export interface DevProviderCounters {
   revocations: number
   /** Userinfo requests answered 200. */
   userinfo: number
+  /** Logout tokens a client answered 200 to, and those it refused or did not answer. */
+  backchannelLogouts: number
+  backchannelLogoutErrors: number
 }
 
 export interface DevProvider {
@@ -89,6 +99,8 @@ export interface DevProvider {
   /** Same as `issuer`: the base URL the provider listens on. */
   readonly url: string
   readonly counters: DevProviderCounters
+  /** The private signing key (JWK, RS256), for tests that craft tokens the provider could have signed. */
+  readonly signingKey: JsonWebKey & { readonly kid: string }
   setTokenDelay (ms: number): void
   /** Lifetime of access tokens issued from now on (the option `accessTokenTtlSeconds` sets the first). */
   setAccessTokenTtl (seconds: number): void
@@ -152,11 +164,12 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
   const accounts = new Map<string, DevAccount>()
   for (const account of options.accounts ?? DEMO_ACCOUNTS) accounts.set(account.sub, account)
   const rotate = options.rotateRefreshTokens ?? false
-  const counters: DevProviderCounters = { authorizationCodeGrants: 0, refreshGrants: 0, refreshAttempts: 0, revocations: 0, userinfo: 0 }
+  const counters: DevProviderCounters = { authorizationCodeGrants: 0, refreshGrants: 0, refreshAttempts: 0, revocations: 0, userinfo: 0, backchannelLogouts: 0, backchannelLogoutErrors: 0 }
+  const signingKey = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: randomBytes(8).toString('hex') }
+  const backchannel = options.backchannelLogout ?? false
   const issueRefreshTokens = options.issueRefreshTokens ?? true
   const state = { down: false, tokenDelayMs: options.tokenDelayMs ?? 0, nextRefreshFailure: null as RefreshFailure | null, accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600 }
   const grantsByAccount = new Map<string, Set<string>>()
-  const signingJwk = { ...generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: randomBytes(8).toString('hex') }
   const adapterFactory = createDevAdapterFactory()
 
   // The issuer contains the port, so the server listens first and the provider is built after.
@@ -199,7 +212,8 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       redirect_uris: [...c.redirect_uris],
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
-      token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_post'
+      token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_post',
+      ...(c.backchannel_logout_uri === undefined ? {} : { backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: true })
     })),
     // Google puts `hd` in every id token of a Workspace account, and email/profile claims in the
     // id token itself; `groups` rides along with `email` so a plain `openid email profile` RP gets it.
@@ -219,10 +233,11 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       names: { session: 'pcsdev_session', interaction: 'pcsdev_interaction', resume: 'pcsdev_interaction_resume' },
       keys: [randomBytes(32).toString('base64url')]
     },
-    jwks: { keys: [signingJwk] },
+    jwks: { keys: [signingKey] },
     features: {
       devInteractions: { enabled: false },
-      rpInitiatedLogout: { enabled: false },
+      rpInitiatedLogout: { enabled: backchannel },
+      backchannelLogout: { enabled: backchannel },
       userinfo: { enabled: true },
       revocation: {
         enabled: options.revocation ?? true,
@@ -239,6 +254,9 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       Grant: 2 * REFRESH_TOKEN_TTL_SECONDS
     },
     clientBasedCORS: () => false,
+    // Logout tokens go to a gateway on loopback, which the library's outgoing-request guard
+    // (refusing special-use addresses) would block: the development provider lives on loopback.
+    fetch: (url: URL | string, init: RequestInit & { dispatcher?: unknown }) => globalThis.fetch(url, { ...init, dispatcher: undefined } as RequestInit),
     async findAccount (_ctx: unknown, sub: string) {
       if (!accounts.has(sub)) return undefined
       // Claims are read when a token is issued, so updateAccount shows up at the next refresh.
@@ -285,6 +303,9 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
     ids.add(grant.jti)
   })
 
+  provider.on('backchannel.success', () => { counters.backchannelLogouts++ })
+  provider.on('backchannel.error', () => { counters.backchannelLogoutErrors++ })
+
   provider.use(async (ctx, next) => {
     if (ctx.method === 'GET' && ctx.path === ROUTES.authorization) ctx.querystring = issueRefreshTokens ? offlineAsConsent(ctx.querystring) : withoutOffline(ctx.querystring)
     if (ctx.path === ROUTES.token && state.tokenDelayMs > 0) await sleep(state.tokenDelayMs)
@@ -309,8 +330,9 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       const account = accounts.get(sub)
       const iat = Math.floor(Date.now() / 1000)
       const payload = { ...(account === undefined ? { sub } : claimsOf(account)), iss: issuer, aud: audience, iat, exp: iat + ID_TOKEN_TTL_SECONDS, ...claims }
-      return await new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: signingJwk.kid, typ: 'JWT' }).sign(await importJWK(signingJwk, 'RS256'))
+      return await new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: signingKey.kid, typ: 'JWT' }).sign(await importJWK(signingKey, 'RS256'))
     },
+    signingKey,
     setTokenDelay (ms) { state.tokenDelayMs = Math.max(0, ms) },
     setAccessTokenTtl (seconds) { state.accessTokenTtlSeconds = Math.max(1, Math.floor(seconds)) },
     setDown (down) { state.down = down },

@@ -48,6 +48,11 @@ import { createRedisStore } from './session/redis-store.js'
 import { createStoreBreaker, type StoreBreaker } from './session/breaker.js'
 import { createRefresher } from './session/refresh.js'
 import { createSessions } from './session/sessions.js'
+import { createSessionIndex } from './session/session-index.js'
+import { createRevoker } from './session/revoke.js'
+import { createSocketTracker } from './proxy/websockets.js'
+import { registerBackchannelLogout } from './http/backchannel-logout.js'
+import { startAdminServer, type AdminServer } from './ops/admin.js'
 import type { SessionStore } from './session/store.js'
 import { createTicketCodec } from './session/ticket.js'
 
@@ -76,6 +81,8 @@ export interface Gateway {
   reload (next: Config): ReloadPlan
   /** The URL of the separate metrics listener, once listening (null when metrics share the main one). */
   metricsUrl (): string | null
+  /** The URL of the admin listener (`admin.listen`), once listening; null when it is off. */
+  adminUrl (): string | null
 }
 
 /**
@@ -100,8 +107,12 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   const backend = deps.store ?? (config.session.store === 'memory' ? createMemoryStore() : createRedisStore(config.redis, logger, (up) => breaker?.connection(up)))
   breaker = createStoreBreaker(instrumentStore(backend, metrics), { onChange: (state, reason) => { metrics.storeBreaker(state); logger[state === 'open' ? 'warn' : 'info']({ reason }, `session store breaker ${state}`) } })
   const store = breaker.store
-  const sessions = createSessions({ store, keyPrefix: config.redis.keyPrefix, now })
+  // Sessions, their indexes (listing, revocation), and the open WebSockets that follow them.
+  const index = createSessionIndex({ store, keyPrefix: config.redis.keyPrefix, secrets: cookieConfig.secrets, idleTimeoutMs: config.session.idleTimeoutMs, now })
+  const sessions = createSessions({ store, keyPrefix: config.redis.keyPrefix, index, now })
   const events = createSessionEvents(store, eventsChannel(config.redis.keyPrefix))
+  const sockets = createSocketTracker({ store, events, keyPrefix: config.redis.keyPrefix, sessionKey: (ticket) => sessions.keys(ticket).session, logger, now })
+  const revoker = createRevoker({ store, index, events, keyPrefix: config.redis.keyPrefix, logger, openSockets: sockets.openFor })
 
   // Routes and access rules sit behind a swappable view, so SIGHUP can replace them.
   const live = createLiveRouting(config.access, config.routes)
@@ -148,6 +159,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   const authenticator = auditAuthenticator(
     createAuthenticator({ cookieName: cookieConfig.name, codec, sessions, refresher, idleTimeoutMs: config.session.idleTimeoutMs, logger, now, cache, bearer }),
     audit, { codec, cookieName: cookieConfig.name })
+  const clientAddress = audit.client
   // The signed assertion: its key and the keyring shared through the store.
   const assertions = config.identity.assertion.enabled ? createAssertions({ config, fileKey: assertionKey, store, logger, now }) : null
   const identityHeaders = createIdentityHeaders(config.identity, { cookieNames: gatewayCookieNames(cookieConfig) })
@@ -228,11 +240,12 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     if (config.metrics.enabled && config.metrics.public) registerMetricsRoute(scope, scraped)
     registerSignInLimits(scope, { config, audit })
     const pending = createPendingSignIns({ ...config.server.pendingSignIns, ttlMs: config.session.loginTimeoutMs, now })
-    registerSignIn(scope, { config, store, sessions, codec, flows, events, now, onSignIn: (outcome) => metrics.signIn(outcome), audit, pending })
+    registerSignIn(scope, { config, store, sessions, codec, flows, events, now, onSignIn: (outcome) => metrics.signIn(outcome), audit, pending, clientAddress })
     registerSignOut(scope, { config, sessions, codec, flows, events, audit })
     registerUserinfo(scope, { config, authenticator })
     registerForwardAuth(scope, { config, authenticator, policy, routes, codec, isTrustedProxy: forwarding.isTrusted, now })
     registerJwks(scope, { config, keyring: assertions?.keyring ?? null })
+    registerBackchannelLogout(scope, { config, provider, store, revoker, logger, clientAddress })
   })
 
   await registerProxy(app, {
@@ -242,7 +255,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     identityHeaders,
     forwarding,
     onUpstream401: createUpstream401Handler({ refresher, policy, ...(assertions === null ? {} : { onAllowed: assertions.onAllowed }) }),
-    onUpstreamError: (route, code) => metrics.upstreamError(route?.path ?? 'none', /TIMEOUT/i.test(code) ? 'timeout' : 'unavailable')
+    onUpstreamError: (route, code) => metrics.upstreamError(route?.path ?? 'none', /TIMEOUT/i.test(code) ? 'timeout' : 'unavailable'),
+    sockets
   })
 
   // Pub/sub wakes refresh waiters; until it is up they fall back to their re-check timeout.
@@ -255,6 +269,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   subscribe()
 
   let metricsServer: MetricsServer | null = null
+  let adminServer: AdminServer | null = null
 
   async function close (): Promise<void> {
     drain.begin()
@@ -271,6 +286,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
       await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 1000).unref())])
     }
     await metricsServer?.close()
+    await adminServer?.close()
+    sockets.stop()
     provider.close()
     await events.stop()
     await store.close()
@@ -287,12 +304,15 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
       if (config.metrics.enabled && config.metrics.listen !== null && metricsServer === null && !clustered) {
         metricsServer = await startMetricsServer(config.metrics.listen, metrics)
       }
+      if (config.admin.listen !== null && adminServer === null) adminServer = await startAdminServer({ config, index, revoker, logger })
       return url
     },
     close,
     reload (next) {
       const plan = planReload(running, next)
       live.apply(next.access, next.routes)
+      // Open WebSockets the new routes or rules no longer allow are closed (code 1008).
+      sockets.recheck(routes, policy)
       // Claims new rules need are fetched from the next sign-in or refresh on.
       for (const name of wantedClaims(next)) wantClaims.add(name)
       running = plan.effective
@@ -303,7 +323,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
       logger.level = next.logging.level
       return plan
     },
-    metricsUrl: () => metricsServer?.url ?? null
+    metricsUrl: () => metricsServer?.url ?? null,
+    adminUrl: () => adminServer?.url ?? null
   }
 }
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { runCheck } from './cli/check.js'
 import { serve } from './main.js'
 import { runPolicyCommand } from './cli/explain.js'
+import { runSessionsCommand } from './cli/sessions.js'
 
 const usage = `Usage: portcullis <command> [--config FILE]
 
@@ -11,6 +12,10 @@ Commands:
   check   validate a config file and print it with secrets redacted (exit 0 valid, 1 invalid)
   policy explain --config FILE --path PATH [--method M] [--email E] [--groups A,B] [--claim K=V] [--json]
           print whether a request would be allowed and the rule that decided (exit 0 allow, 1 deny, 2 error)
+  sessions list --config FILE [--email E] [--json]
+          print the live sessions (all, or one person's): reference, email, created, last seen, expires, client
+  sessions revoke --config FILE (--email E | --session REF | --all)
+          end sessions on every replica at once (see docs/sessions.md)
 
 The config file is taken from --config FILE, or from the PORTCULLIS_CONFIG environment variable.
 `
@@ -37,6 +42,7 @@ async function main (argv: readonly string[]): Promise<number> {
     return command === undefined ? 1 : 0
   }
   if (command === 'policy') return runPolicyCommand(rest, process.env, (s) => process.stdout.write(s), (s) => process.stderr.write(s))
+  if (command === 'sessions') return await runSessionsCommand(rest, process.env, (s) => process.stdout.write(s), (s) => process.stderr.write(s))
   const file = configArgument(rest)
   if (file === null) {
     process.stderr.write('portcullis: --config needs a file name\n')

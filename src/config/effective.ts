@@ -109,6 +109,10 @@ export function toFileShape (config: Config): Record<string, unknown> {
       audiences: config.bearer.audiences,
       algorithms: config.bearer.algorithms,
       clock_skew: formatDuration(config.bearer.clockSkewMs)
+    },
+    admin: {
+      listen: config.admin.listen === null ? null : formatHostPort(config.admin.listen.host, config.admin.listen.port),
+      token_file: config.admin.tokenFile
     }
   }) as Record<string, unknown>
 }

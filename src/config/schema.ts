@@ -179,6 +179,11 @@ export const ConfigSchema = Obj({
     enabled: Type.Optional(Type.Boolean()),
     listen: Type.Optional(Str()),
     public: Type.Optional(Type.Boolean())
+  })),
+  // The admin listener (session listing and revocation): off unless `listen` is set.
+  admin: Type.Optional(Obj({
+    listen: Type.Optional(Str()),
+    token_file: Type.Optional(Str())
   }))
 })
 

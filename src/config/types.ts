@@ -227,4 +227,13 @@ export interface Config {
   readonly logging: LoggingConfig
   readonly metrics: MetricsConfig
   readonly bearer: BearerConfig
+  readonly admin: AdminConfig
+}
+
+/** The admin listener (session listing and revocation, docs/sessions.md). */
+export interface AdminConfig {
+  /** `host:port` of the admin listener, or null: no admin endpoint (the default). */
+  readonly listen: { readonly host: string, readonly port: number } | null
+  /** Path of the file holding the bearer token (null when the listener is off). */
+  readonly tokenFile: string | null
 }

@@ -11,7 +11,7 @@ import { isHostName, isIpOrCidr, isToken, parseHttpUrl, pathProblem } from './sy
 import { buildAccess, buildIdentity, buildRoutes } from './validate-access.js'
 import type { Problems } from './problems.js'
 import type { RawConfig } from './schema.js'
-import type { BearerConfig, Config, ForwardAuthConfig, GroupsConfig, MetricsConfig, PendingSignInsConfig, ProviderConfig, RateLimitConfig, RedisConfig, ServerConfig, ServerTimeouts, SessionConfig } from './types.js'
+import type { AdminConfig, BearerConfig, Config, ForwardAuthConfig, GroupsConfig, MetricsConfig, PendingSignInsConfig, ProviderConfig, RateLimitConfig, RedisConfig, ServerConfig, ServerTimeouts, SessionConfig } from './types.js'
 
 const PROMPTS = ['none', 'login', 'consent', 'select_account']
 
@@ -35,7 +35,8 @@ export function buildConfig (raw: RawConfig, problems: Problems, baseDir: string
       format: raw.logging?.format ?? DEFAULTS.logging.format
     },
     metrics: buildMetrics(raw, server, problems),
-    bearer: buildBearer(raw, provider, problems)
+    bearer: buildBearer(raw, provider, problems),
+    admin: buildAdmin(raw, server, problems, baseDir)
   }
 }
 
@@ -336,6 +337,18 @@ function buildMetrics (raw: RawConfig, server: ServerConfig, problems: Problems)
     problems.add(['metrics', 'listen'], 'must differ from server.listen')
   }
   return { enabled: m.enabled ?? DEFAULTS.metrics.enabled, listen, public: m.public ?? DEFAULTS.metrics.public }
+}
+
+/** `admin`: off by default; when on, a token file is required and the address is its own. */
+function buildAdmin (raw: RawConfig, server: ServerConfig, problems: Problems, baseDir: string): AdminConfig {
+  const a = raw.admin ?? {}
+  const listen = a.listen === undefined ? null : hostPort(a.listen, ['admin', 'listen'], problems)
+  if (listen !== null && listen.port !== 0 && listen.port === server.port && listen.host === server.host) {
+    problems.add(['admin', 'listen'], 'must differ from server.listen')
+  }
+  if (listen !== null && a.token_file === undefined) problems.add(['admin', 'token_file'], 'is required when admin.listen is set')
+  const tokenFile = a.token_file === undefined ? null : readableFile(a.token_file, baseDir, ['admin', 'token_file'], problems)
+  return { listen, tokenFile }
 }
 
 function isRedisUrl (value: string): boolean {

@@ -39,7 +39,9 @@ export const requestOutcomes = [
   'signed_in',
   'signed_out',
   'sign_out_refused',
-  'userinfo'
+  'userinfo',
+  'backchannel_logout',
+  'backchannel_logout_refused'
 ] as const
 
 export type RequestOutcome = typeof requestOutcomes[number]

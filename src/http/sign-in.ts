@@ -35,6 +35,8 @@ export interface SignInOptions {
   readonly audit?: Audit
   /** Bounds the pending sign-ins per client and in total (limits/pending-sign-ins.ts). */
   readonly pending?: PendingSignIns
+  /** The client's address through trusted proxies (kept with the session for the listing). */
+  readonly clientAddress?: (request: FastifyRequest) => string
 }
 
 const bindingPattern = /^[A-Za-z0-9_-]{43}$/
@@ -124,7 +126,7 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
     const search = (request.raw.url ?? '').split('?')[1] ?? ''
     const callbackUrl = new URL(`${publicUrl}${authPrefix}/callback?${search}`)
     try {
-      const { identity, tokens } = await flows.exchangeCode(callbackUrl, login)
+      const { identity, tokens, providerSid } = await flows.exchangeCode(callbackUrl, login)
       const previous = codec.decode(request.cookies[cookie.name])
       if (previous !== null) {
         await sessions.destroy(previous).catch(() => {})
@@ -141,7 +143,8 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
         refreshedAt: t
       }
       // A fresh session id at every sign-in: no fixation.
-      const ticket = await sessions.create(record, Math.min(config.session.idleTimeoutMs, config.session.lifetimeMs))
+      const userAgent = request.headers['user-agent'] ?? null
+      const ticket = await sessions.create(record, Math.min(config.session.idleTimeoutMs, config.session.lifetimeMs), { client: options.clientAddress?.(request) ?? request.ip, userAgent, providerSid })
       reply.setCookie(cookie.name, codec.encode(ticket), cookieOptions(cookie, config.session.lifetimeMs))
       request.portcullis.outcome = 'signed_in'
       options.onSignIn?.('success')

@@ -22,6 +22,8 @@ export interface PendingLogin {
 export interface SignInResult {
   readonly identity: Identity
   readonly tokens: Tokens
+  /** The provider's session id (`sid` of the id token), kept for back-channel logout. */
+  readonly providerSid: string | null
 }
 
 export type RefreshOutcome =
@@ -137,7 +139,8 @@ export function createFlows (options: FlowOptions): Flows {
         throw gatewayError('PCS_LOGIN_CODE_INVALID', { cause: err, details: { reason: `userinfo: ${failure.reason}` } })
       }
       const identity = await withGroups(identityFromClaims(config, keepClaims, claims, userinfo), response.access_token, null)
-      return { identity, tokens: tokensFrom(response, null) }
+      const providerSid = typeof claims.sid === 'string' && claims.sid !== '' ? claims.sid : null
+      return { identity, tokens: tokensFrom(response, null), providerSid }
     },
 
     async refresh (identity, tokens) {

@@ -8,6 +8,7 @@ import type { createForwarding } from './forwarded.js'
 import type { createIdentityHeaders } from './identity-headers.js'
 import { createForwarder, type ExchangeEvents, type UpstreamAnswer } from './forward.js'
 import { upstreamPath } from './upstream-path.js'
+import type { SocketTracker } from './websockets.js'
 
 type Headers = Record<string, string | string[] | undefined>
 
@@ -27,6 +28,8 @@ export interface ProxyOptions {
    * answer itself after `answer.discard()`.
    */
   readonly onUpstream401?: (request: FastifyRequest, reply: FastifyReply, answer: UpstreamAnswer, retry: () => void) => Promise<void>
+  /** Follows proxied WebSockets, to close them when their session ends (websockets.ts). */
+  readonly sockets?: SocketTracker
 }
 
 /** The route constraint that sends upgrade requests to the WebSocket proxy. */
@@ -192,6 +195,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
       } catch (err) {
         return done(err as Error)
       }
+      options.sockets?.remember(request)
       done()
     })
     await scope.register(httpProxy, {
@@ -200,6 +204,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
       websocket: true,
       constraints: { [UPGRADE]: 'yes' },
       disableRequestLogging: true,
+      ...(options.sockets === undefined ? {} : { wsHooks: options.sockets.hooks }),
       replyOptions: {
         getUpstream: (request: FastifyRequest) => target(request).origin
       },

@@ -1,5 +1,5 @@
 import { gatewayError } from '../errors.js'
-import { checkTtl, type SessionStore } from './store.js'
+import { checkTtl, INDEX_GRACE_MS, type SessionStore } from './store.js'
 
 /*
  * The single-process store: for trying the gateway out and for tests. It keeps the port's
@@ -10,6 +10,13 @@ import { checkTtl, type SessionStore } from './store.js'
 interface Entry {
   readonly value: Buffer
   expiresAt: number
+}
+
+interface Index {
+  readonly members: Map<string, number>
+  expiresAt: number
+  min: number
+  max: number
 }
 
 export interface MemoryStoreOptions {
@@ -23,6 +30,8 @@ export interface MemoryStoreOptions {
 export function createMemoryStore (options: MemoryStoreOptions = {}): SessionStore {
   const now = options.now ?? Date.now
   const entries = new Map<string, Entry>()
+  // Sorted-set indexes live apart from values (as in Redis, a key is one or the other).
+  const indexes = new Map<string, Index>()
   const channels = new Map<string, Set<{ handler: (message: string) => void }>>()
   // One counter for every lock: strictly increasing per key follows, and no per-key counter
   // outlives its lock.
@@ -32,6 +41,7 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): SessionSto
   const sweeper = setInterval(() => {
     const t = now()
     for (const [key, entry] of entries) if (entry.expiresAt <= t) entries.delete(key)
+    for (const [key, index] of indexes) if (index.expiresAt <= t) indexes.delete(key)
   }, options.sweepIntervalMs ?? 30_000)
   sweeper.unref()
 
@@ -43,6 +53,37 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): SessionSto
       return undefined
     }
     return entry
+  }
+
+  /**
+   * The live index at `key` with members at or below `floor` dropped, or undefined. `min` and
+   * `max` bound the scores (a stale `min` is only ever too low, so it costs a pass, never a miss).
+   */
+  function liveIndex (key: string, floor: number): Index | undefined {
+    const index = indexes.get(key)
+    if (index === undefined) return undefined
+    if (index.expiresAt <= now()) {
+      indexes.delete(key)
+      return undefined
+    }
+    if (index.min <= floor) {
+      for (const [member, score] of index.members) if (score <= floor) index.members.delete(member)
+      bounds(index)
+    }
+    if (index.members.size === 0) {
+      indexes.delete(key)
+      return undefined
+    }
+    return index
+  }
+
+  function bounds (index: Index): void {
+    index.min = Number.POSITIVE_INFINITY
+    index.max = Number.NEGATIVE_INFINITY
+    for (const score of index.members.values()) {
+      if (score < index.min) index.min = score
+      if (score > index.max) index.max = score
+    }
   }
 
   function put (key: string, value: Buffer, ttlMs: number): void {
@@ -81,7 +122,7 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): SessionSto
       entries.delete(key)
       return entry === undefined ? null : entry.value
     }),
-    delete: (key) => op(() => { entries.delete(key) }),
+    delete: (key) => op(() => { entries.delete(key); indexes.delete(key) }),
     expire: (key, ttlMs) => op(() => {
       const ttl = checkTtl(ttlMs)
       const entry = live(key)
@@ -117,6 +158,30 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): SessionSto
       return true
     }),
 
+    indexAdd: (key, member, score, at) => op(() => {
+      checkTtl(score - at, 'score - now')
+      let index = liveIndex(key, at)
+      if (index === undefined) indexes.set(key, index = { members: new Map(), expiresAt: 0, min: score, max: score })
+      const previous = index.members.get(member)
+      index.members.set(member, score)
+      if (previous === index.max && score < previous) bounds(index)
+      index.min = Math.min(index.min, score)
+      index.max = Math.max(index.max, score)
+      // As in Redis: the time to live is counted on the store's clock from the caller's distance.
+      index.expiresAt = now() + index.max - at + INDEX_GRACE_MS
+    }),
+    indexRemove: (key, members) => op(() => {
+      const index = indexes.get(key)
+      if (index === undefined) return
+      for (const member of members) index.members.delete(member)
+      if (index.members.size === 0) indexes.delete(key)
+    }),
+    indexRange: (key, at) => op(() => {
+      const index = liveIndex(key, at)
+      if (index === undefined) return []
+      return [...index.members].map(([member, score]) => ({ member, score })).sort((a, b) => a.score - b.score)
+    }),
+
     publish: (channel, message) => op(() => {
       const subs = channels.get(channel)
       if (subs === undefined) return
@@ -149,6 +214,7 @@ export function createMemoryStore (options: MemoryStoreOptions = {}): SessionSto
       closed = true
       clearInterval(sweeper)
       entries.clear()
+      indexes.clear()
       channels.clear()
     }
   }

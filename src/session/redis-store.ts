@@ -3,7 +3,7 @@ import type { RedisConfig } from '../config/types.js'
 import { gatewayError, isGatewayError } from '../errors.js'
 import { backoff, connect, parseNode, type Client } from './redis-connect.js'
 import { watchSentinels } from './sentinel-watch.js'
-import { checkTtl, type SessionStore } from './store.js'
+import { checkTtl, INDEX_GRACE_MS, type SessionStore } from './store.js'
 
 /*
  * The Redis implementation of the store port, and the one place ioredis errors enter the gateway.
@@ -27,6 +27,8 @@ interface Scripts {
   pcsRenew (lock: string, token: string, leaseMs: number): Promise<number>
   pcsRelease (lock: string, token: string): Promise<number>
   pcsSetIfLockHeld (lock: string, key: string, token: string, value: Buffer, ttlMs: number): Promise<number>
+  pcsIndexAdd (key: string, member: string, score: number, now: number, graceMs: number): Promise<number>
+  pcsIndexRange (key: string, now: number): Promise<string[]>
 }
 
 // The refresh lock (the hazard it prevents and how it is used: session/refresh.ts). ACQUIRE:
@@ -54,6 +56,20 @@ if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('set', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 1`
 
+// The session indexes (session/session-index.ts): members scored by their expiry in epoch ms of
+// the gateway's clock. Expired members are dropped at every write and read, and the key's time to
+// live is relative (the latest score minus the caller's now), so the clocks of the gateway and the
+// server need not agree: an index whose members all expired vanishes by itself.
+const INDEX_ADD = `
+redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[3])
+redis.call('zadd', KEYS[1], ARGV[2], ARGV[1])
+local top = redis.call('zrange', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('pexpire', KEYS[1], math.ceil(tonumber(top[2]) - tonumber(ARGV[3]) + tonumber(ARGV[4])))
+return 1`
+const INDEX_RANGE = `
+redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[1])
+return redis.call('zrangebyscore', KEYS[1], '(' .. ARGV[1], '+inf', 'WITHSCORES')`
+
 /** The fence key outlives its lock by this much so a quick re-acquire continues its sequence. */
 const FENCE_GRACE_MS = 60_000
 
@@ -62,6 +78,8 @@ function defineScripts (client: Client): Client & Scripts {
   client.defineCommand('pcsRenew', { numberOfKeys: 1, lua: RENEW })
   client.defineCommand('pcsRelease', { numberOfKeys: 1, lua: RELEASE })
   client.defineCommand('pcsSetIfLockHeld', { numberOfKeys: 2, lua: SET_IF_LOCK_HELD })
+  client.defineCommand('pcsIndexAdd', { numberOfKeys: 1, lua: INDEX_ADD })
+  client.defineCommand('pcsIndexRange', { numberOfKeys: 1, lua: INDEX_RANGE })
   return client as Client & Scripts
 }
 
@@ -296,6 +314,21 @@ export function createRedisStore (config: RedisConfig, logger?: StoreLogger, onC
     setIfLockHeld: async (key, value, ttlMs, lockKey, token) => {
       const ttl = checkTtl(ttlMs)
       return await run('setIfLockHeld', (c) => c.pcsSetIfLockHeld(lockKey, key, String(token), value, ttl)) === 1
+    },
+
+    indexAdd: async (key, member, score, now) => {
+      checkTtl(score - now, 'score - now')
+      await run('indexAdd', (c) => c.pcsIndexAdd(key, member, score, now, INDEX_GRACE_MS))
+    },
+    indexRemove: async (key, members) => {
+      if (members.length === 0) return
+      await run('indexRemove', (c) => c.zrem(key, ...members))
+    },
+    indexRange: async (key, now) => {
+      const flat = await run('indexRange', (c) => c.pcsIndexRange(key, now))
+      const out: Array<{ member: string, score: number }> = []
+      for (let i = 0; i + 1 < flat.length; i += 2) out.push({ member: flat[i]!, score: Number(flat[i + 1]) })
+      return out
     },
 
     publish: async (channel, message) => { await run('publish', (c) => c.publish(channel, message)) },

@@ -188,7 +188,11 @@ export function createRefresher (options: RefresherOptions): Refresher {
       // The store TTL never reaches past the absolute lifetime, and `load` refuses the record
       // once `expiresAt` is over whatever the TTL: a refresh never extends a session.
       const saved = !lost && await sessions.saveFenced(ticket, next, Math.min(options.idleTimeoutMs, remaining), token)
-      if (!saved) return done(p, 'lock_lost', 'lock_lost', unavailable(current, 'lock_lost'))
+      if (!saved) {
+        // A revocation deletes the session with its lock: the save is refused, and the session is over.
+        if (await sessions.load(ticket).catch(() => current) === null) return done(p, 'ended', 'session_gone', { status: 'ended', reason: 'session_gone' })
+        return done(p, 'lock_lost', 'lock_lost', unavailable(current, 'lock_lost'))
+      }
       paused.delete(p.id)
       await announce('refreshed')
       return done(p, 'refreshed', null, { status: 'refreshed', record: next, here: true })

@@ -1,6 +1,7 @@
 import { gatewayError } from '../errors.js'
 import { open, seal } from './crypto.js'
-import { sessionKeys, type SessionKeys } from './keys.js'
+import { sessionKeys, sessionTag, type SessionKeys } from './keys.js'
+import type { SessionIndex, SessionOrigin } from './session-index.js'
 import type { SessionStore } from './store.js'
 import { newTicket, type Ticket } from './ticket.js'
 import type { SessionRecord } from '../domain/types.js'
@@ -12,8 +13,11 @@ import type { SessionRecord } from '../domain/types.js'
  * open. A dump of the store therefore yields neither tokens nor emails nor session ids.
  */
 export interface Sessions {
-  /** Stores a new session under a brand-new ticket (never an existing id: no fixation). */
-  create (record: SessionRecord, ttlMs: number): Promise<Ticket>
+  /**
+   * Stores a new session under a brand-new ticket (never an existing id: no fixation), and files
+   * it in the session indexes (with `origin`, what the listing shows of the sign-in).
+   */
+  create (record: SessionRecord, ttlMs: number, origin?: SessionOrigin): Promise<Ticket>
   /** The record, or null when missing, undecryptable, malformed or past its absolute lifetime. */
   load (ticket: Ticket): Promise<SessionRecord | null>
   /**
@@ -28,7 +32,7 @@ export interface Sessions {
    * `setIfLockHeld`). Returns false, having written nothing, when the lock was lost.
    */
   saveFenced (ticket: Ticket, record: SessionRecord, ttlMs: number, lockToken: number): Promise<boolean>
-  /** Deletes the session; a missing one is not an error. */
+  /** Deletes the session and its index entries; a missing one is not an error. */
   destroy (ticket: Ticket): Promise<void>
   /** Extends the time to live (idle timeout). Returns false when the session no longer exists. */
   touch (ticket: Ticket, ttlMs: number): Promise<boolean>
@@ -39,6 +43,8 @@ export interface Sessions {
 export interface SessionsOptions {
   readonly store: SessionStore
   readonly keyPrefix: string
+  /** The session indexes (listing, revocation, back-channel logout); none in some unit tests. */
+  readonly index?: SessionIndex
   /** Clock in epoch ms, for the absolute-lifetime check on load. */
   readonly now?: () => number
 }
@@ -48,7 +54,7 @@ const CREATE_ATTEMPTS = 3
 
 /** Creates the {@link Sessions} repository over a store. */
 export function createSessions (options: SessionsOptions): Sessions {
-  const { store, keyPrefix } = options
+  const { store, keyPrefix, index } = options
   const now = options.now ?? Date.now
 
   function keys (ticket: Ticket): SessionKeys {
@@ -72,12 +78,29 @@ export function createSessions (options: SessionsOptions): Sessions {
   }
 
   return {
-    async create (record, ttlMs) {
+    async create (record, ttlMs, origin = {}) {
       for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
         const ticket = newTicket(record.expiresAt)
         const key = keys(ticket).session
         // setIfAbsent, not set: even a colliding id must never take over someone's session.
-        if (await store.setIfAbsent(key, sealRecord(ticket, key, record), ttlMs)) return ticket
+        if (!await store.setIfAbsent(key, sealRecord(ticket, key, record), ttlMs)) continue
+        try {
+          await index?.add(sessionTag(ticket.sid), {
+            v: 1,
+            email: record.identity.email,
+            sub: record.identity.sub,
+            providerSid: origin.providerSid ?? null,
+            createdAt: record.createdAt,
+            expiresAt: record.expiresAt,
+            client: origin.client ?? null,
+            userAgent: origin.userAgent?.slice(0, 256) ?? null
+          })
+        } catch (err) {
+          // A session no revocation could find must not exist.
+          await store.delete(key).catch(() => {})
+          throw err
+        }
+        return ticket
       }
       throw gatewayError('PCS_INTERNAL', { message: 'could not draw an unused session id' })
     },
@@ -102,6 +125,7 @@ export function createSessions (options: SessionsOptions): Sessions {
     },
     async destroy (ticket) {
       await store.delete(keys(ticket).session)
+      await index?.remove(sessionTag(ticket.sid))
     },
     async touch (ticket, ttlMs) {
       return await store.expire(keys(ticket).session, ttlMs)

@@ -50,6 +50,22 @@ export interface SessionStore {
    */
   setIfLockHeld (key: string, value: Buffer, ttlMs: number, lockKey: string, token: number): Promise<boolean>
 
+  /**
+   * Adds `member` to the sorted-set index `key` with `score` (the epoch ms at which the entry
+   * stops counting), or moves it there. In the same atomic step every member whose score is at or
+   * below `now` is dropped, and the index is given a time to live reaching just past its latest
+   * score, so an index whose sessions all expired disappears by itself (no unbounded growth).
+   * `score` must be greater than `now` (else a RangeError).
+   */
+  indexAdd (key: string, member: string, score: number, now: number): Promise<void>
+  /** Removes members from the index `key`; missing ones are not an error. */
+  indexRemove (key: string, members: readonly string[]): Promise<void>
+  /**
+   * The members of the index `key` whose score is above `now`, with their scores, lowest first;
+   * members at or below `now` are dropped in the same step. An empty list when the key is missing.
+   */
+  indexRange (key: string, now: number): Promise<Array<{ readonly member: string, readonly score: number }>>
+
   /** Publishes a message to every subscriber of `channel`, in every process sharing the store. */
   publish (channel: string, message: string): Promise<void>
   /**
@@ -69,6 +85,9 @@ export interface SessionStore {
   close (): Promise<void>
 }
 
+/** How long past its latest score an index lives (clock skew between gateway and store). */
+export const INDEX_GRACE_MS = 1000
+
 /**
  * Validates a time to live or lease given to a store, rounding it up to whole milliseconds. A
  * value that is not positive is a caller bug, so it throws a RangeError rather than passing for a
@@ -86,6 +105,6 @@ export function checkTtl (ttlMs: number, what = 'ttlMs'): number {
  */
 const operations: Record<Exclude<keyof SessionStore, 'close'>, true> = {
   get: true, getWithTtl: true, set: true, setIfAbsent: true, take: true, delete: true, expire: true, ttl: true,
-  acquireLock: true, renewLock: true, releaseLock: true, setIfLockHeld: true, publish: true, subscribe: true, ping: true
+  acquireLock: true, renewLock: true, releaseLock: true, setIfLockHeld: true, indexAdd: true, indexRemove: true, indexRange: true, publish: true, subscribe: true, ping: true
 }
 export const storeOperations = Object.keys(operations) as ReadonlyArray<keyof typeof operations>

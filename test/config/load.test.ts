@@ -160,7 +160,8 @@ t.test('load: defaults from the contract fill every unset key', async t => {
     forwardAuth: { uriHeader: 'x-forwarded-uri', methodHeader: 'x-forwarded-method' },
     logging: { level: 'info', format: 'json' },
     metrics: { enabled: true, listen: null, public: false },
-    bearer: { enabled: false, audiences: ['client-id-123'], algorithms: ['RS256', 'ES256'], clockSkewMs: 60_000 }
+    bearer: { enabled: false, audiences: ['client-id-123'], algorithms: ['RS256', 'ES256'], clockSkewMs: 60_000 },
+    admin: { listen: null, tokenFile: null }
   })
 })
 

@@ -224,6 +224,18 @@ t.test('logging and metrics: defaults, values, and a metrics listener distinct f
   t.strictSame(problemsWith(r => { r.metrics = { listen: 'nope' } }), ['metrics.listen: must be host:port'])
 })
 
+t.test('admin: off by default; a listener needs a readable token file and its own address', async t => {
+  t.strictSame(configWith(() => {}).admin, { listen: null, tokenFile: null })
+  const dir = tempDir()
+  const file = join(dir, 'admin-token')
+  writeFileSync(file, 'a-long-enough-admin-token\n')
+  t.strictSame(configWith(r => { r.admin = { listen: '127.0.0.1:9091', token_file: file } }).admin, { listen: { host: '127.0.0.1', port: 9091 }, tokenFile: file })
+  t.strictSame(problemsWith(r => { r.admin = { listen: '127.0.0.1:9091' } }), ['admin.token_file: is required when admin.listen is set'])
+  t.strictSame(problemsWith(r => { r.admin = { listen: '0.0.0.0:4180', token_file: file } }), ['admin.listen: must differ from server.listen'])
+  t.strictSame(problemsWith(r => { r.admin = { listen: 'nope', token_file: file } }), ['admin.listen: must be host:port'])
+  t.match(problemsWith(r => { r.admin = { listen: '127.0.0.1:9091', token_file: join(dir, 'missing') } }), [/^admin\.token_file: /])
+})
+
 t.test('session.cache: enabled, ttl and max_entries are read; ttl is at most 60s', async t => {
   const c = configWith(r => { r.session.cache = { enabled: false, ttl: '2s', max_entries: 500 } }).session.cache
   t.strictSame(c, { enabled: false, ttlMs: 2000, maxEntries: 500 })

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { eventsChannel, loginKey, sessionKeys, keyringKeys } from '../../src/session/keys.js'
+import { allSessionsKey, eventsChannel, keyringKeys, keysOfTag, loginKey, lookupIndexKey, sessionKeys, sessionRef, sessionTag, tagOfKey } from '../../src/session/keys.js'
 import { newOpaqueToken, newTicket } from '../../src/session/ticket.js'
 
 /** The Redis Cluster hash tag of a key: the text between the first `{` and the next `}`. */
@@ -46,4 +46,16 @@ t.test('keys: login keys hash the state; channel and signing keys carry the pref
   t.equal(eventsChannel('portcullis:'), 'portcullis:events')
   t.strictSame(keyringKeys('portcullis:'), { ring: 'portcullis:{signing-keys}:ring', lock: 'portcullis:{signing-keys}:lock' },
     'the keyring and its lock share one hash slot')
+})
+
+t.test('keys: the session reference is the first 16 hex characters of sha256(sid), as audit lines carry it', async (t) => {
+  const { sid } = newTicket()
+  t.equal(sessionRef(sessionTag(sid)), createHash('sha256').update(sid).digest('hex').slice(0, 16))
+  const keys = keysOfTag('p:', sessionTag(sid))
+  t.strictSame(keys, sessionKeys('p:', sid))
+  t.equal(hashTag(keys.info), hashTag(keys.session), 'the listing data shares the session\'s hash slot')
+  t.equal(tagOfKey('p:', keys.session), sessionTag(sid))
+  t.equal(tagOfKey('p:', 'q:{abc}:session'), null)
+  t.equal(hashTag(allSessionsKey('p:')), 'sessions')
+  t.equal(hashTag(lookupIndexKey('p:', 'email', 'H')), 'email:H')
 })

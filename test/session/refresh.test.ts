@@ -66,7 +66,7 @@ async function holderAndWaiter () {
   await a.called(1)
   const second = rb.refresher.ensureFresh(ticket, record())
   await new Promise((resolve) => setTimeout(resolve, 20))
-  return { a, b, ra, rb, ticket, first, second }
+  return { a, b, ra, rb, ticket, first, second, store }
 }
 
 t.beforeEach(() => clock.reset())
@@ -170,4 +170,17 @@ t.test('refresh: upstream rejections share one refresh per generation', async (t
   t.match(await ra.refresher.refreshRejected(ticket, valid), { status: 'refreshed', here: false, record: { generation: 1 } }, 'a late rejection of the old token finds the new session')
   t.equal(a.calls.length, 1)
   t.match(ra.reports, [{ trigger: 'upstream_401', outcome: 'refreshed', requests: 2 }, { trigger: 'upstream_401', outcome: 'joined' }])
+})
+
+t.test('refresh: a revocation while a refresh is in flight ends it for the holder and the waiting replica; nothing is written back', async (t) => {
+  const { a, ra, rb, ticket, first, second, store } = await holderAndWaiter()
+  // What a revocation does (session/revoke.ts): the session and its lock are deleted, `ended` is announced.
+  const keys = ra.sessions.keys(ticket)
+  await store.delete(keys.session)
+  await store.delete(keys.lock)
+  await rb.events.publish('ended', keys.session)
+  t.match(await second, { status: 'ended' }, 'the waiting replica sees the session ended')
+  a.calls[0]!(ok(1))
+  t.match(await first, { status: 'ended' }, 'the holder\'s fenced save is refused and it reports the session ended')
+  t.equal(await ra.sessions.load(ticket), null, 'the refreshed session was not written back')
 })

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Test } from 'tap'
-import type { SessionStore } from '../../src/session/store.js'
+import { INDEX_GRACE_MS, type SessionStore } from '../../src/session/store.js'
 
 /*
  * The behaviour every SessionStore must have, run against each implementation. Each subtest
@@ -200,6 +200,58 @@ export function runStoreContract (t: Test, name: string, makeStore: MakeStore): 
     await store.releaseLock(lock, second!)
     t.equal(await store.setIfLockHeld(key, Buffer.from('nobody'), 10_000, lock, second!), false, 'a released lock fences too')
     t.equal((await store.get(key))?.toString(), 'by-second')
+  })
+
+  test('indexAdd adds and moves members; indexRange lists live ones lowest score first', async (store, k, t) => {
+    const index = k('{ix}:index')
+    const now = Date.now()
+    await store.indexAdd(index, 'b', now + 20_000, now)
+    await store.indexAdd(index, 'a', now + 10_000, now)
+    await store.indexAdd(index, 'c', now + 30_000, now)
+    t.same(await store.indexRange(index, now), [{ member: 'a', score: now + 10_000 }, { member: 'b', score: now + 20_000 }, { member: 'c', score: now + 30_000 }])
+    await store.indexAdd(index, 'a', now + 40_000, now)
+    t.same((await store.indexRange(index, now)).map((e) => e.member), ['b', 'c', 'a'], 'adding again moves the member')
+    t.same(await store.indexRange(k('{ix}:missing'), now), [], 'a missing index is empty')
+  })
+
+  test('indexRange and indexAdd drop members whose score has passed', async (store, k, t) => {
+    const index = k('{ix}:index')
+    const now = Date.now()
+    await store.indexAdd(index, 'old', now + 1000, now)
+    await store.indexAdd(index, 'new', now + 60_000, now)
+    t.same((await store.indexRange(index, now + 1000)).map((e) => e.member), ['new'], 'a score at or below now does not count')
+    t.same((await store.indexRange(index, now)).map((e) => e.member), ['new'], 'and was dropped from the index, not only hidden')
+    await store.indexAdd(index, 'later', now + 120_000, now + 60_000)
+    t.same((await store.indexRange(index, now)).map((e) => e.member), ['later'], 'a write drops passed members too')
+  })
+
+  test('indexRemove removes the given members and a missing one is not an error', async (store, k, t) => {
+    const index = k('{ix}:index')
+    const now = Date.now()
+    await store.indexAdd(index, 'a', now + 10_000, now)
+    await store.indexAdd(index, 'b', now + 10_000, now)
+    await store.indexRemove(index, ['a', 'missing'])
+    t.same((await store.indexRange(index, now)).map((e) => e.member), ['b'])
+    await store.indexRemove(k('{ix}:nothing'), ['x'])
+    await store.indexRemove(index, [])
+    await store.delete(index)
+    t.same(await store.indexRange(index, now), [], 'delete removes an index too')
+  })
+
+  test('an index whose members all expired disappears by itself, without any read', async (store, k, t) => {
+    const index = k('{ix}:index')
+    const now = Date.now()
+    await store.indexAdd(index, 'a', now + 50, now)
+    await store.indexAdd(index, 'b', now + 100, now)
+    await sleep(100 + INDEX_GRACE_MS + 200)
+    // A range at time 0 prunes nothing: an empty answer means the index itself is gone.
+    t.same(await store.indexRange(index, 0), [])
+  })
+
+  test('an index score must lie after now', async (store, k, t) => {
+    const now = Date.now()
+    await t.rejects(store.indexAdd(k('{ix}:index'), 'a', now, now), RangeError)
+    await t.rejects(store.indexAdd(k('{ix}:index'), 'a', now - 5, now), RangeError)
   })
 
   test('publish reaches every subscriber of the channel, asynchronously, and only that channel', async (store, k, t) => {
