@@ -139,8 +139,8 @@ t.test('a Redis dump holds no email, session id or token in plaintext', async (t
   for (const email of ['alice@example.com', 'bob@example.com']) {
     const { jar } = await signInReplica(replicas, email)
     const cookie = jar.header(b.url) ?? ''
-    // The ticket cookie: v1.<session id>.<key>.<mac>.
-    for (const m of cookie.matchAll(/v1\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})\./g)) { secrets.add(m[1]!); secrets.add(m[2]!) }
+    // The ticket cookie: v2.<session id>.<key>.<expiry>.<mac> (v1 without the expiry).
+    for (const m of cookie.matchAll(/v[12]\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})\./g)) { secrets.add(m[1]!); secrets.add(m[2]!) }
     const token = (await getJson(b.url, '/token', jar)).body?.headers?.['x-forwarded-access-token']
     t.ok(typeof token === 'string' && token.length > 10, 'the access token is known to the test')
     secrets.add(token)
