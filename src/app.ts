@@ -12,6 +12,7 @@ import { loginCookieName } from './http/cookies.js'
 import { registerForwardAuth } from './http/forward-auth.js'
 import { createGate } from './http/gate.js'
 import { registerHealth } from './http/health.js'
+import { createPagesFor } from './http/pages/for-config.js'
 import { errorHeader, generatedHeader, sendError } from './http/respond.js'
 import { registerSignIn } from './http/sign-in.js'
 import { registerSignOut } from './http/sign-out.js'
@@ -103,7 +104,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     callbackUrl: `${config.server.publicUrl}${config.server.authPrefix}/callback`,
     keepClaims: live.keepClaims,
     wantClaims,
-    keepIdToken: config.identity.passIdToken,
+    // RP-Initiated Logout sends the id token back to the provider as id_token_hint.
+    keepIdToken: config.identity.passIdToken || config.provider.rpInitiatedLogout,
     now
   }), metrics)
 
@@ -155,6 +157,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
 
   let draining = false
   app.decorateRequest('portcullis', null as never)
+  app.decorate('portcullisPages', createPagesFor(config))
   // Hooks that never wait use the callback form: no promise per request.
   app.addHook('onRequest', (request, _reply, done) => {
     request.portcullis = newRequestState()
@@ -196,7 +199,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     // Workers of one `server.workers` gateway answer with the sum over all of them (the primary's).
     if (config.metrics.enabled && config.metrics.listen === null) registerMetricsRoute(scope, scraped)
     registerSignIn(scope, { config, store, sessions, codec, flows, events, now, onSignIn: (outcome) => metrics.signIn(outcome) })
-    registerSignOut(scope, { config, sessions, codec, flows, events })
+    registerSignOut(scope, { config, sessions, codec, flows, events, now })
     registerUserinfo(scope, { config, authenticator })
     registerForwardAuth(scope, { config, authenticator, policy, routes, codec, isTrustedProxy: forwarding.isTrusted, now })
     registerJwks(scope, { config, keyring: assertions?.keyring ?? null })

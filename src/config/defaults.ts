@@ -17,7 +17,8 @@ export const DEFAULTS = Object.freeze({
     scopes: Object.freeze(['openid', 'email', 'profile']),
     allow_insecure_issuer: false,
     groups_claim: 'groups',
-    timeout: '10s'
+    timeout: '10s',
+    rp_initiated_logout: false
   }),
   /** Applied only when `provider.type` is `google`. */
   google: Object.freeze({
@@ -77,5 +78,15 @@ export const DEFAULTS = Object.freeze({
   }),
   metrics: Object.freeze({
     enabled: true
-  })
+  }),
+  // --- the gateway's own pages ---
+  pages: Object.freeze({
+    sign_in: 'auto' as const,
+    brand: Object.freeze({
+      name: 'Portcullis',
+      accent: '#1f5fbf'
+    })
+  }),
+  /** Largest `pages.brand.logo_file` (it is inlined into every page). */
+  logoMaxBytes: 64 * 1024
 })

@@ -33,7 +33,8 @@ export function toFileShape (config: Config): Record<string, unknown> {
       // "" is how the file says "send no prompt", which differs from leaving the key out for google.
       prompt: provider.prompt ?? '',
       groups_claim: provider.groupsClaim,
-      timeout: formatDuration(provider.timeoutMs)
+      timeout: formatDuration(provider.timeoutMs),
+      rp_initiated_logout: provider.rpInitiatedLogout
     },
     session: {
       store: session.store,
@@ -82,6 +83,16 @@ export function toFileShape (config: Config): Record<string, unknown> {
     metrics: {
       enabled: metrics.enabled,
       listen: metrics.listen === null ? null : formatHostPort(metrics.listen.host, metrics.listen.port)
+    },
+    pages: {
+      sign_in: config.pages.signIn,
+      brand: {
+        name: config.pages.brand.name,
+        logo_file: config.pages.brand.logoFile,
+        logo_url: config.pages.brand.logoFile === null ? config.pages.brand.logo : null,
+        accent: config.pages.brand.accent,
+        support: config.pages.brand.support
+      }
     }
   }) as Record<string, unknown>
 }

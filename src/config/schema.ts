@@ -38,6 +38,7 @@ export const sameSiteValues = ['lax', 'strict', 'none'] as const
 export const storeKinds = ['redis', 'memory'] as const
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export const logFormats = ['json', 'pretty'] as const
+export const signInModes = ['auto', 'button'] as const
 
 export const ConfigSchema = Obj({
   server: Obj({
@@ -64,7 +65,9 @@ export const ConfigSchema = Obj({
     allow_insecure_issuer: Type.Optional(Type.Boolean()),
     prompt: Type.Optional(Type.String()),
     groups_claim: Type.Optional(Str()),
-    timeout: Type.Optional(Duration())
+    timeout: Type.Optional(Duration()),
+    // --- sign-out at the provider (RP-Initiated Logout 1.0) ---
+    rp_initiated_logout: Type.Optional(Type.Boolean())
   }),
   session: Type.Optional(Obj({
     store: Type.Optional(OneOf(storeKinds)),
@@ -134,6 +137,17 @@ export const ConfigSchema = Obj({
   metrics: Type.Optional(Obj({
     enabled: Type.Optional(Type.Boolean()),
     listen: Type.Optional(Str())
+  })),
+  // --- the gateway's own pages: sign-in mode and branding ---
+  pages: Type.Optional(Obj({
+    sign_in: Type.Optional(OneOf(signInModes)),
+    brand: Type.Optional(Obj({
+      name: Type.Optional(Str()),
+      logo_file: Type.Optional(Str()),
+      logo_url: Type.Optional(Str()),
+      accent: Type.Optional(Str()),
+      support: Type.Optional(Str())
+    }))
   }))
 })
 

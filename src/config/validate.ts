@@ -7,6 +7,7 @@ import { DEFAULTS } from './defaults.js'
 import { durationMs, hostPort, readableFile } from './fields.js'
 import { isHostName, isIpOrCidr, isToken, parseHttpUrl, pathProblem } from './syntax.js'
 import { buildAccess, buildIdentity, buildRoutes } from './validate-access.js'
+import { buildPages } from './validate-pages.js'
 import type { Problems } from './problems.js'
 import type { RawConfig } from './schema.js'
 import type { Config, MetricsConfig, ProviderConfig, RedisConfig, ServerConfig, SessionConfig } from './types.js'
@@ -31,7 +32,8 @@ export function buildConfig (raw: RawConfig, problems: Problems, baseDir: string
       level: raw.logging?.level ?? DEFAULTS.logging.level,
       format: raw.logging?.format ?? DEFAULTS.logging.format
     },
-    metrics: buildMetrics(raw, server, problems)
+    metrics: buildMetrics(raw, server, problems),
+    pages: buildPages(raw, problems, baseDir)
   }
 }
 
@@ -138,7 +140,8 @@ function buildProvider (raw: RawConfig, problems: Problems): ProviderConfig {
     allowInsecureIssuer,
     prompt: prompt === '' ? null : prompt,
     groupsClaim: p.groups_claim ?? D.groups_claim,
-    timeoutMs: durationMs(p.timeout, D.timeout, ['provider', 'timeout'], problems)
+    timeoutMs: durationMs(p.timeout, D.timeout, ['provider', 'timeout'], problems),
+    rpInitiatedLogout: p.rp_initiated_logout ?? D.rp_initiated_logout
   }
 }
 

@@ -15,9 +15,27 @@ export function sessionCookieName (config: CookieConfig): string {
   return config.name
 }
 
-/** The name of the short-lived cookie that binds a started sign-in to the browser. */
+/**
+ * The base name of the short-lived cookies that bind started sign-ins to the browser. Each pending
+ * sign-in has its own cookie, named by {@link pendingLoginCookieName}; the bare base name is the
+ * single binding cookie of earlier versions, still cleared when seen.
+ */
 export function loginCookieName (config: CookieConfig): string {
   return `${config.name}_login`
+}
+
+/** Characters of the sign-in's `state` that name its binding cookie. */
+const PENDING_ID_LENGTH = 12
+
+/** The binding cookie of the one pending sign-in with this `state`: `<name>_login_<first 12 chars of state>`. */
+export function pendingLoginCookieName (config: CookieConfig, state: string): string {
+  return `${loginCookieName(config)}_${state.slice(0, PENDING_ID_LENGTH)}`
+}
+
+/** True for the session cookie, a pending sign-in's binding cookie, or the legacy binding cookie. */
+export function isGatewayCookie (config: CookieConfig, name: string): boolean {
+  const login = loginCookieName(config)
+  return name === config.name || name === login || (name.startsWith(`${login}_`) && name.length === login.length + 1 + PENDING_ID_LENGTH)
 }
 
 /** Every cookie the gateway owns; none of them is ever passed to an upstream. */

@@ -16,6 +16,8 @@ export interface Provider {
   supportsOfflineAccessScope (): boolean
   /** Whether discovery named a revocation endpoint. */
   supportsRevocation (): boolean
+  /** The `end_session_endpoint` discovery named (RP-Initiated Logout 1.0), or null. */
+  endSessionEndpoint (): string | null
   /** Stops retrying discovery. */
   close (): void
 }
@@ -91,6 +93,10 @@ export function createProvider (options: ProviderOptions): Provider {
     },
     supportsRevocation () {
       return typeof current?.serverMetadata().revocation_endpoint === 'string'
+    },
+    endSessionEndpoint () {
+      const endpoint = current?.serverMetadata().end_session_endpoint
+      return typeof endpoint === 'string' ? endpoint : null
     },
     close () {
       closed = true
