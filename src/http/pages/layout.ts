@@ -30,8 +30,8 @@ export interface PageView {
   readonly tone: Tone
   /** Paragraphs of plain text; `**x**` is shown strong (for an account name). */
   readonly paragraphs: readonly string[]
-  /** A POST form (sign-out), shown as the primary button. */
-  readonly form?: { readonly action: string, readonly label: string }
+  /** POST forms (sign-out), shown as buttons before the links; the first is the primary one. */
+  readonly forms?: ReadonlyArray<{ readonly action: string, readonly label: string }>
   readonly actions?: readonly PageAction[]
   /** The gateway's error code, shown in the footer as a reference. */
   readonly code?: string
@@ -67,11 +67,11 @@ export function createPageRenderer (brand: BrandConfig, providerName: string): P
     providerName,
     render (view, requestId) {
       const paragraphs = view.paragraphs.map((p) => `<p>${inline(p)}</p>`).join('')
-      const form = view.form === undefined
-        ? ''
-        : `<form method="post" action="${escapeHtml(view.form.action)}"><button type="submit" class="button primary">${escapeHtml(view.form.label)}</button></form>`
+      const forms = view.forms ?? []
+      const form = forms.map((f, i) =>
+        `<form method="post" action="${escapeHtml(f.action)}"><button type="submit" class="button ${i === 0 ? 'primary' : 'secondary'}">${escapeHtml(f.label)}</button></form>`).join('')
       const links = (view.actions ?? []).map((a) =>
-        `<a class="button ${a.primary === true && view.form === undefined ? 'primary' : 'secondary'}" href="${escapeHtml(a.href)}">${escapeHtml(a.label)}</a>`).join('')
+        `<a class="button ${a.primary === true && forms.length === 0 ? 'primary' : 'secondary'}" href="${escapeHtml(a.href)}">${escapeHtml(a.label)}</a>`).join('')
       const actions = form + links === '' ? '' : `<div class="actions">${form}${links}</div>`
       const reference = [view.code, requestId === undefined ? undefined : `request ${requestId}`].filter((x) => x !== undefined).join(' · ')
       const footer = support + (reference === '' ? '' : `<p class="reference">Reference: <code>${escapeHtml(reference)}</code></p>`)

@@ -26,7 +26,7 @@ export function signOutView (ctx: ViewContext, email: string, action: string, ca
       title: 'Use another account',
       tone: 'info',
       paragraphs: [`You are signed in as **${email}**.`, `To use another account, sign out first; ${ctx.providerName} then lets you choose the account.`],
-      form: { action, label: 'Sign out and choose another account' },
+      forms: [{ action, label: 'Sign out and choose another account' }],
       actions: [{ label: 'Stay signed in', href: cancelHref }]
     }
   }
@@ -34,7 +34,7 @@ export function signOutView (ctx: ViewContext, email: string, action: string, ca
     title: `Sign out of ${ctx.brandName}?`,
     tone: 'info',
     paragraphs: [`You are signed in as **${email}**.`],
-    form: { action, label: 'Sign out' },
+    forms: [{ action, label: 'Sign out' }],
     actions: [{ label: 'Stay signed in', href: cancelHref }]
   }
 }
@@ -83,7 +83,7 @@ export function chooseAccountView (ctx: ViewContext, signInHref: string): PageVi
  */
 export function forbiddenView (email: string, signOutAction: string, link: boolean): PageView {
   const switchUrl = `${signOutAction}${signOutAction.includes('?') ? '&' : '?'}switch=1`
-  const label = 'Sign out and use another account'
+  const label = 'Use another account'
   return {
     title: 'You do not have access to this page',
     tone: 'warning',
@@ -91,7 +91,9 @@ export function forbiddenView (email: string, signOutAction: string, link: boole
       `You are signed in as **${email}**, and this account is not allowed to use this page.`,
       'If you should have access, ask the owner of this application. Or sign out and sign in with another account.'
     ],
-    ...(link ? { actions: [{ label, href: switchUrl, primary: true }] } : { form: { action: switchUrl, label } }),
+    ...(link
+      ? { actions: [{ label, href: switchUrl, primary: true }, { label: 'Sign out', href: signOutAction }] }
+      : { forms: [{ action: switchUrl, label }, { action: signOutAction, label: 'Sign out' }] }),
     code: 'PCS_FORBIDDEN'
   }
 }
