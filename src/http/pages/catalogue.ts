@@ -43,8 +43,8 @@ export function pageCatalogue (ctx: ViewContext): CataloguedPage[] {
     { name: 'use-another-account', status: 200, view: signOutView(ctx, 'alice@example.com', '/oauth2/sign_out?rd=%2Freports&switch=1', '/reports', true) },
     { name: 'signed-out', status: 200, view: signedOutView(ctx, start, false) },
     { name: 'signed-out-at-provider', status: 200, view: signedOutView(ctx, start, true) },
-    { name: 'ending-provider-session', status: 200, view: { ...endingProviderSessionView(ctx, 'https://provider.invalid/session/end'), continueTo: undefined as never } },
-    { name: 'choose-account', status: 200, view: { ...chooseAccountView(ctx, `${start}&prompt=select_account`), continueTo: undefined as never } },
+    { name: 'ending-provider-session', status: 200, view: staying(endingProviderSessionView(ctx, 'https://provider.invalid/session/end')) },
+    { name: 'choose-account', status: 200, view: staying(chooseAccountView(ctx, `${start}&prompt=select_account`)) },
     { name: 'forbidden', status: 403, view: forbiddenView('mallory@evil.test', '/oauth2/sign_out', false) },
     ...errorPages.map(([name, code, status]) => {
       const httpStatus = status ?? errorInfo(code as ErrorCode).status
@@ -56,4 +56,10 @@ export function pageCatalogue (ctx: ViewContext): CataloguedPage[] {
       }
     })
   ]
+}
+
+/** The page without its automatic continuation, so it can be looked at (and screenshotted). */
+function staying (view: PageView): PageView {
+  const { continueTo: _continueTo, ...rest } = view
+  return rest
 }
