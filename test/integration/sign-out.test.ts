@@ -128,3 +128,28 @@ t.test('signed-out page: signed in meanwhile, it offers the sign-out instead of 
   t.equal(response.status, 303)
   t.equal(response.headers.get('location'), '/oauth2/sign_out?rd=%2Fx')
 })
+
+t.test('rp_initiated_logout: the POST answers our page continuing to the provider\'s end_session_endpoint; without one (Google) it ends on the signed-out page', async (t) => {
+  for (const offered of [true, false]) {
+    const rp = await startStack({ store: 'memory', providerOptions: { rpInitiatedLogout: offered }, configure: (raw) => { raw.provider.rp_initiated_logout = true } })
+    t.teardown(() => rp.close())
+    const jar = new CookieJar()
+    await signIn({ gatewayUrl: rp.url, jar, email: 'alice@example.com' })
+    const response = await fetchWithJar(`${rp.url}/oauth2/sign_out?rd=%2Freports`, jar, { method: 'POST', headers: { origin: rp.url } })
+    t.equal(jar.get(rp.config.session.cookie.name), undefined, 'signed out here first')
+    if (!offered) {
+      t.equal(response.status, 303, 'no end_session_endpoint: straight to the signed-out page')
+      t.equal(response.headers.get('location'), '/oauth2/signed_out?rd=%2Freports')
+      continue
+    }
+    t.equal(response.status, 200, 'a page of our own origin, not a redirect chain after the form POST')
+    const html = await response.text()
+    const target = /<meta http-equiv="refresh" content="0;url=([^"]+)">/.exec(html)?.[1]?.replaceAll('&#38;', '&')
+    t.ok(target, 'continues by itself, as a navigation')
+    const url = new URL(target ?? 'http://invalid')
+    t.equal(url.origin, rp.provider.url)
+    t.equal(url.searchParams.get('post_logout_redirect_uri'), `${rp.url}/oauth2/signed_out`)
+    t.equal(url.searchParams.get('state'), '/reports')
+    t.equal(url.searchParams.get('id_token_hint')?.split('.').length, 3, 'the kept id token as the hint')
+  }
+})
