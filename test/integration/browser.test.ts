@@ -5,11 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser } from 'playwright-core'
 import t from 'tap'
+import { launchChromium, type Browser } from '../helpers/browser.js'
 import { freePort } from '../helpers/redis.js'
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const demoScript = fileURLToPath(new URL('../../dist/demo/demo.js', import.meta.url))
 
 async function startDemo (): Promise<{ url: string, child: ChildProcess, output: () => string }> {
@@ -37,13 +36,7 @@ let demo: Awaited<ReturnType<typeof startDemo>>
 t.before(async () => {
   demo = await startDemo()
   // A non-persistent launch gets a fresh, temporary profile of its own.
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-    timeout: 60_000
-  })
+  browser = await launchChromium()
 })
 t.teardown(async () => {
   await browser?.close().catch(() => {})
