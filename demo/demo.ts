@@ -76,7 +76,19 @@ ${accounts}
   process.on('SIGTERM', stop)
 }
 
+/** The variable that moves the server whose port is taken (DEMO_PORT moves all three by default). */
+function portVariable (port: number): string {
+  if (port === providerPort) return process.env.DEMO_PROVIDER_PORT === undefined ? 'DEMO_PORT (or DEMO_PROVIDER_PORT)' : 'DEMO_PROVIDER_PORT'
+  if (port === appPort) return process.env.DEMO_APP_PORT === undefined ? 'DEMO_PORT (or DEMO_APP_PORT)' : 'DEMO_APP_PORT'
+  return 'DEMO_PORT'
+}
+
 main().catch((err: unknown) => {
-  process.stderr.write(`demo failed to start: ${err instanceof Error ? err.message : String(err)}\n`)
+  const { code, port } = err as { code?: unknown, port?: unknown }
+  if (code === 'EADDRINUSE' && typeof port === 'number') {
+    process.stderr.write(`demo failed to start: port ${port} is already in use. Set ${portVariable(port)} to a free port, e.g. DEMO_PORT=${port === 4180 ? 5180 : port + 1000} npm run demo\n`)
+  } else {
+    process.stderr.write(`demo failed to start: ${err instanceof Error ? err.message : String(err)}\n`)
+  }
   process.exit(1)
 })

@@ -162,6 +162,22 @@ export function sendPage (res: ServerResponse, status: number, title: string, bo
   res.end(html)
 }
 
+/**
+ * The provider's RP-initiated logout confirmation (its `logoutSource`); `form` is the library's
+ * hidden form, which both buttons submit.
+ */
+export async function logoutSource (ctx: { body: unknown }, form: string): Promise<void> {
+  ctx.body = pageHtml('Sign out of the development provider?', `${form}
+  <p>The application asks to end your session at the development provider too.</p>
+  <p><button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button></p>
+  <p><button type="submit" form="op.logoutForm">No, stay signed in</button></p>`)
+}
+
+/** Shown when a logout has no post_logout_redirect_uri to return to. */
+export async function postLogoutSuccessSource (ctx: { body: unknown }): Promise<void> {
+  ctx.body = pageHtml('Signed out of the development provider', '<p>You are signed out. You can close this page.</p>')
+}
+
 /** The provider's error page (its `renderError`): the OAuth error and description, escaped. */
 export function errorPageHtml (out: Record<string, unknown>): string {
   const rows = Object.entries(out).map(([k, v]) => `<p><strong>${escapeHtml(k)}</strong>: ${escapeHtml(v)}</p>`).join('')

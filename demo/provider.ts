@@ -22,7 +22,7 @@ import { CLOUD_IDENTITY_SCOPE, createGoogleApis, type GoogleApis } from './googl
 import type { DevAccount } from './accounts.js'
 import { closeServer, listenBounded } from './listen.js'
 import { createDevAdapterFactory } from './provider-adapter.js'
-import { errorPageHtml, handleInteraction, sendPage } from './provider-pages.js'
+import { errorPageHtml, handleInteraction, logoutSource, postLogoutSuccessSource, sendPage } from './provider-pages.js'
 import type { InteractionHost } from './provider-pages.js'
 
 export type { DevAccount } from './accounts.js'
@@ -35,6 +35,8 @@ export interface DevClient {
   readonly token_endpoint_auth_method?: 'client_secret_post' | 'client_secret_basic'
   /** Where the provider POSTs logout tokens (OIDC Back-Channel Logout); `sid` is always sent. */
   readonly backchannel_logout_uri?: string
+  /** Where RP-initiated logout may return to; default: each redirect URI with `/callback` replaced by `/signed_out`. */
+  readonly post_logout_redirect_uris?: readonly string[]
 }
 
 export interface DevProviderOptions {
@@ -72,6 +74,8 @@ export interface DevProviderOptions {
    * signing out there sends a logout token to each client's `backchannel_logout_uri`.
    */
   readonly backchannelLogout?: boolean
+  /** Offer RP-Initiated Logout 1.0 (`end_session_endpoint` in discovery); default true. */
+  readonly rpInitiatedLogout?: boolean
 }
 
 /** How the next refresh that would succeed is made to fail instead. */
@@ -213,7 +217,8 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_post',
-      ...(c.backchannel_logout_uri === undefined ? {} : { backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: true })
+      ...(c.backchannel_logout_uri === undefined ? {} : { backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: true }),
+      post_logout_redirect_uris: [...c.post_logout_redirect_uris ?? c.redirect_uris.map((uri) => uri.replace(/\/callback$/, '/signed_out'))]
     })),
     // Google puts `hd` in every id token of a Workspace account, and email/profile claims in the
     // id token itself; `groups` rides along with `email` so a plain `openid email profile` RP gets it.
@@ -236,7 +241,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
     jwks: { keys: [signingKey] },
     features: {
       devInteractions: { enabled: false },
-      rpInitiatedLogout: { enabled: backchannel },
+      rpInitiatedLogout: { enabled: (options.rpInitiatedLogout ?? true) || backchannel, logoutSource, postLogoutSuccessSource },
       backchannelLogout: { enabled: backchannel },
       userinfo: { enabled: true },
       revocation: {
@@ -307,7 +312,10 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
   provider.on('backchannel.error', () => { counters.backchannelLogoutErrors++ })
 
   provider.use(async (ctx, next) => {
-    if (ctx.method === 'GET' && ctx.path === ROUTES.authorization) ctx.querystring = issueRefreshTokens ? offlineAsConsent(ctx.querystring) : withoutOffline(ctx.querystring)
+    if (ctx.method === 'GET' && ctx.path === ROUTES.authorization) {
+      const query = selectAccountAsLogin(ctx.querystring)
+      ctx.querystring = issueRefreshTokens ? offlineAsConsent(query) : withoutOffline(query)
+    }
     if (ctx.path === ROUTES.token && state.tokenDelayMs > 0) await sleep(state.tokenDelayMs)
     await next()
     if (ctx.path === ROUTES.token && ctx.oidc?.params?.grant_type === 'refresh_token') {
@@ -376,6 +384,18 @@ export function offlineAsConsent (querystring: string): string {
     prompts.add('consent')
     query.set('prompt', [...prompts].join(' '))
   }
+  return query.toString()
+}
+
+/**
+ * Google's `prompt=select_account` (choose an account even when signed in) as the provider library
+ * understands it: `login`, which shows the account chooser again.
+ */
+export function selectAccountAsLogin (querystring: string): string {
+  const query = new URLSearchParams(querystring)
+  const prompts = (query.get('prompt') ?? '').split(' ').filter((s) => s !== '')
+  if (!prompts.includes('select_account')) return querystring
+  query.set('prompt', [...new Set(prompts.map((p) => p === 'select_account' ? 'login' : p))].join(' '))
   return query.toString()
 }
 

@@ -14,7 +14,7 @@ export interface DemoAppOptions {
   readonly host?: string
   /** Default 0: a free port. */
   readonly port?: number
-  /** Where the page's sign-out form posts; default `/oauth2/sign_out`. */
+  /** The gateway's sign-out page the page's "Sign out" link opens; default `/oauth2/sign_out`. */
   readonly signOutPath?: string
 }
 
@@ -127,9 +127,7 @@ function page (req: IncomingMessage, url: URL, query: Record<string, string | st
   </table>
   <h2>Cookies received (names only)</h2>
   <p id="cookies">${cookies.length === 0 ? '<em>(none)</em>' : cookies.map((n) => `<code>${escapeHtml(n)}</code>`).join(', ')}</p>
-  <form method="post" action="${escapeHtml(signOutPath)}">
-    <button type="submit">Sign out</button>
-  </form>
+  <p><a id="sign-out" href="${escapeHtml(`${signOutPath}?rd=${encodeURIComponent(url.pathname)}`)}">Sign out</a> (through the gateway's sign-out page)</p>
 </body>
 </html>
 `

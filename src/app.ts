@@ -18,6 +18,7 @@ import { createAudit } from './observability/audit.js'
 import { registerForwardAuth } from './http/forward-auth.js'
 import { createGate } from './http/gate.js'
 import { registerHealth } from './http/health.js'
+import { createPagesFor } from './render/pages/for-config.js'
 import { errorHeader, generatedHeader, sendError } from './render/respond.js'
 import { registerSignIn } from './http/sign-in.js'
 import { registerSignOut } from './http/sign-out.js'
@@ -129,7 +130,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     callbackUrl: `${config.server.publicUrl}${config.server.authPrefix}/callback`,
     keepClaims: live.keepClaims,
     wantClaims,
-    keepIdToken: config.identity.passIdToken,
+    // RP-Initiated Logout sends the id token back to the provider as id_token_hint.
+    keepIdToken: config.identity.passIdToken || config.provider.rpInitiatedLogout,
     groups,
     now
   }), metrics)
@@ -162,7 +164,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   const clientAddress = audit.client
   // The signed assertion: its key and the keyring shared through the store.
   const assertions = config.identity.assertion.enabled ? createAssertions({ config, fileKey: assertionKey, store, logger, now }) : null
-  const identityHeaders = createIdentityHeaders(config.identity, { cookieNames: gatewayCookieNames(cookieConfig) })
+  const identityHeaders = createIdentityHeaders(config.identity, { cookieNames: gatewayCookieNames(cookieConfig), ownCookie: gatewayCookieMatcher(cookieConfig) })
 
   const timeouts = serverTimeouts(config.server.timeouts)
   let socketErrorLine: SocketErrorLine | null = null
@@ -194,6 +196,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
 
   const drain = createDrain()
   app.decorateRequest('portcullis', null as never)
+  app.decorate('portcullisPages', createPagesFor(config))
   // Hooks that never wait use the callback form: no promise per request.
   app.addHook('onRequest', (request, _reply, done) => {
     request.portcullis = newRequestState()
@@ -241,7 +244,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     registerSignInLimits(scope, { config, audit })
     const pending = createPendingSignIns({ ...config.server.pendingSignIns, ttlMs: config.session.loginTimeoutMs, now })
     registerSignIn(scope, { config, store, sessions, codec, flows, events, now, onSignIn: (outcome) => metrics.signIn(outcome), audit, pending, clientAddress })
-    registerSignOut(scope, { config, sessions, codec, flows, events, audit })
+    registerSignOut(scope, { config, sessions, codec, flows, events, now, audit })
     registerUserinfo(scope, { config, authenticator })
     registerForwardAuth(scope, { config, authenticator, policy, routes, codec, isTrustedProxy: forwarding.isTrusted, now })
     registerJwks(scope, { config, keyring: assertions?.keyring ?? null })

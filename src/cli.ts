@@ -18,7 +18,34 @@ Commands:
           end sessions on every replica at once (see docs/sessions.md)
 
 The config file is taken from --config FILE, or from the PORTCULLIS_CONFIG environment variable.
+Run \`portcullis serve --help\` or \`portcullis check --help\` for a command's options.
 `
+
+const commandHelp: Readonly<Record<string, string>> = {
+  serve: `Usage: portcullis serve [--config FILE]
+
+Starts the gateway with the config file (YAML). It listens on server.listen, signs people in
+with the configured provider, and proxies allowed requests to the routes' upstreams.
+
+Options:
+  -c, --config FILE   the config file; default: the PORTCULLIS_CONFIG environment variable
+  -h, --help          show this help
+
+Signals: SIGTERM and SIGINT drain in-flight requests and exit 0; SIGHUP reloads routes, access
+rules and the log level from the same file. An invalid config lists every problem and exits 1.
+See config/portcullis.example.yaml for every key.
+`,
+  check: `Usage: portcullis check [--config FILE]
+
+Validates a config file without starting anything. Valid: prints the effective configuration
+(defaults filled in, secrets redacted) and exits 0. Invalid: lists every problem, one line each
+(an unknown key names the nearest known one), and exits 1.
+
+Options:
+  -c, --config FILE   the config file; default: the PORTCULLIS_CONFIG environment variable
+  -h, --help          show this help
+`
+}
 
 /** Parses `--config FILE` / `--config=FILE`; returns null when the flag is malformed. */
 export function configArgument (args: readonly string[]): string | undefined | null {
@@ -40,6 +67,11 @@ async function main (argv: readonly string[]): Promise<number> {
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(usage)
     return command === undefined ? 1 : 0
+  }
+  const help = commandHelp[command]
+  if (help !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(help)
+    return 0
   }
   if (command === 'policy') return runPolicyCommand(rest, process.env, (s) => process.stdout.write(s), (s) => process.stderr.write(s))
   if (command === 'sessions') return await runSessionsCommand(rest, process.env, (s) => process.stdout.write(s), (s) => process.stderr.write(s))

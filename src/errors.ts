@@ -29,6 +29,7 @@ const registry = {
 
   // sign-in
   PCS_LOGIN_STATE_INVALID: { status: 400, message: 'This sign-in link is invalid, expired or already used' },
+  PCS_LOGIN_CANCELLED: { status: 403, message: 'The sign-in was cancelled at the identity provider' },
   PCS_LOGIN_PROVIDER_ERROR: { status: 403, message: 'The identity provider refused the sign-in' },
   PCS_LOGIN_CODE_INVALID: { status: 400, message: 'The sign-in could not be completed' },
   PCS_LOGIN_CLAIMS_INVALID: { status: 403, message: 'The identity provider did not vouch for this account' },

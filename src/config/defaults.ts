@@ -46,7 +46,8 @@ export const DEFAULTS = Object.freeze({
       max_age: '1h',
       timeout: '10s',
       page_size: 200
-    })
+    }),
+    rp_initiated_logout: false
   }),
   session: Object.freeze({
     store: 'redis' as const,
@@ -115,5 +116,15 @@ export const DEFAULTS = Object.freeze({
     enabled: true,
     /** Whether /metrics is served on the public listener (otherwise only on `metrics.listen`). */
     public: false
-  })
+  }),
+  // --- the gateway's own pages ---
+  pages: Object.freeze({
+    sign_in: 'auto' as const,
+    brand: Object.freeze({
+      name: 'Portcullis',
+      accent: '#1f5fbf'
+    })
+  }),
+  /** Largest `pages.brand.logo_file` (it is inlined into every page). */
+  logoMaxBytes: 64 * 1024
 })

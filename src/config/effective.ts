@@ -52,7 +52,8 @@ export function toFileShape (config: Config): Record<string, unknown> {
             service_account_key_file: provider.groups.serviceAccountKeyFile,
             impersonate: provider.groups.impersonate,
             api_root: provider.groups.apiRoot
-          }
+          },
+      rp_initiated_logout: provider.rpInitiatedLogout
     },
     session: {
       store: session.store,
@@ -113,6 +114,16 @@ export function toFileShape (config: Config): Record<string, unknown> {
     admin: {
       listen: config.admin.listen === null ? null : formatHostPort(config.admin.listen.host, config.admin.listen.port),
       token_file: config.admin.tokenFile
+    },
+    pages: {
+      sign_in: config.pages.signIn,
+      brand: {
+        name: config.pages.brand.name,
+        logo_file: config.pages.brand.logoFile,
+        logo_url: config.pages.brand.logoFile === null ? config.pages.brand.logo : null,
+        accent: config.pages.brand.accent,
+        support: config.pages.brand.support
+      }
     }
   }) as Record<string, unknown>
 }

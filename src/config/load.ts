@@ -9,7 +9,7 @@ import { LineCounter, parseDocument } from 'yaml'
 import { GatewayError } from '../errors.js'
 import { Problems } from './problems.js'
 import { ConfigSchema } from './schema.js'
-import { checkShape } from './shape.js'
+import { checkShape, shapeWithoutUnknownKeys } from './shape.js'
 import { describeFsError, resolveSources } from './sources.js'
 import { buildConfig } from './validate.js'
 import type { Config } from './types.js'
@@ -68,8 +68,13 @@ export function parseConfig (text: string, options: ParseOptions): Config {
 
   const problems = new Problems()
   const resolved = resolveSources(data, ConfigSchema, { env: options.env, baseDir: options.baseDir, problems })
-  // Semantic checks assume the schema's shape, so a shape problem ends the run here.
-  if (!checkShape(resolved, problems)) throw fail(problems.lines)
+  // Semantic checks assume the schema's shape, so a shape problem ends the run here, unless
+  // unknown keys were all that was wrong: then the rest is checked too, for one complete report.
+  if (!checkShape(resolved, problems)) {
+    const known = shapeWithoutUnknownKeys(resolved)
+    if (known !== null) buildConfig(known, problems, options.baseDir)
+    throw fail(problems.lines)
+  }
   const config = buildConfig(resolved, problems, options.baseDir)
   if (problems.size > 0) throw fail(problems.lines)
   return deepFreeze(config)

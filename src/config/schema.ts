@@ -41,6 +41,7 @@ export const sameSiteValues = ['lax', 'strict', 'none'] as const
 export const storeKinds = ['redis', 'memory'] as const
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export const logFormats = ['json', 'pretty'] as const
+export const signInModes = ['auto', 'button'] as const
 
 export const ConfigSchema = Obj({
   server: Obj({
@@ -93,7 +94,9 @@ export const ConfigSchema = Obj({
       service_account_key_file: Type.Optional(Str()),
       impersonate: Type.Optional(Str()),
       api_root: Type.Optional(Str())
-    }))
+    })),
+    // --- sign-out at the provider (RP-Initiated Logout 1.0) ---
+    rp_initiated_logout: Type.Optional(Type.Boolean())
   }),
   session: Type.Optional(Obj({
     store: Type.Optional(OneOf(storeKinds)),
@@ -184,6 +187,17 @@ export const ConfigSchema = Obj({
   admin: Type.Optional(Obj({
     listen: Type.Optional(Str()),
     token_file: Type.Optional(Str())
+  })),
+  // --- the gateway's own pages: sign-in mode and branding ---
+  pages: Type.Optional(Obj({
+    sign_in: Type.Optional(OneOf(signInModes)),
+    brand: Type.Optional(Obj({
+      name: Type.Optional(Str()),
+      logo_file: Type.Optional(Str()),
+      logo_url: Type.Optional(Str()),
+      accent: Type.Optional(Str()),
+      support: Type.Optional(Str())
+    }))
   }))
 })
 

@@ -11,8 +11,11 @@ import type { Path, Problems } from './problems.js'
 
 // Strict mode makes a typo in the schema itself (an unknown keyword) fail loudly at start-up.
 // Union types are allowed for durations only (`7d` or a number of seconds).
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true })
+// `verbose` hands each error its parent schema, where the known keys for a suggestion are found.
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true })
 const validate = ajv.compile<RawConfig>(ConfigSchema)
+// The same schema, dropping unknown keys instead of reporting them (see shapeWithoutUnknownKeys).
+const stripUnknown = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, removeAdditional: 'all' }).compile<RawConfig>(ConfigSchema)
 
 const TYPE_MESSAGES: Record<string, string> = {
   string: 'must be a string',
@@ -39,11 +42,53 @@ export function checkShape (data: unknown, problems: Problems): data is RawConfi
   return false
 }
 
+/**
+ * A copy of `data` with every unknown key dropped, when that is all that was wrong with its shape;
+ * null otherwise. The semantic checks can then run too, so one pass reports a misspelt key and,
+ * say, a missing client secret together.
+ */
+export function shapeWithoutUnknownKeys (data: unknown): RawConfig | null {
+  if (data === null || typeof data !== 'object') return null
+  const copy = structuredClone(data)
+  return stripUnknown(copy) ? copy : null
+}
+
+/** The known key closest to `key` (edit distance at most a third of its length, at least 2), or null. */
+export function nearestKey (key: string, known: readonly string[]): string | null {
+  let best: string | null = null
+  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1
+  for (const candidate of known) {
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase())
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+function editDistance (a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const swapped = i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1] ? (previous[j - 2] ?? 0) : Infinity
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1), swapped)
+    }
+    previous = current
+  }
+  return previous[b.length] ?? 0
+}
+
 function describe (error: ErrorObject, path: Path): [Path, string] {
   const params = error.params as Record<string, unknown>
   switch (error.keyword) {
-    case 'additionalProperties':
-      return [[...path, String(params.additionalProperty)], 'unknown key']
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty)
+      const known = Object.keys((error.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {})
+      const suggestion = nearestKey(key, known)
+      return [[...path, key], suggestion === null ? 'unknown key' : `unknown key (did you mean ${suggestion}?)`]
+    }
     case 'required':
       return [[...path, String(params.missingProperty)], 'is required']
     case 'type':

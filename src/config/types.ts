@@ -76,7 +76,12 @@ export interface ProviderConfig {
   readonly groupsClaim: string
   /** Timeout for each request to the provider. */
   readonly timeoutMs: number
-  /** Where the user's groups come from (Workspace groups: issue 13). */
+  /**
+   * Sign-out also ends the provider's session through its `end_session_endpoint` (RP-Initiated
+   * Logout 1.0); the id token is kept in the session for `id_token_hint`.
+   */
+  readonly rpInitiatedLogout: boolean
+  /** Where the user's groups come from (Workspace groups). */
   readonly groups: GroupsConfig
 }
 
@@ -215,6 +220,26 @@ export interface MetricsConfig {
   readonly public: boolean
 }
 
+// --- the gateway's own pages ---
+export interface PagesConfig {
+  /** `auto`: a sign-in goes straight to the provider; `button`: a page with a sign-in button first. */
+  readonly signIn: 'auto' | 'button'
+  readonly brand: BrandConfig
+}
+
+export interface BrandConfig {
+  /** Product or company name shown on every page. */
+  readonly name: string
+  /** The logo as a `data:` URL (from `logo_file`), an https URL (`logo_url`), or null. */
+  readonly logo: string | null
+  /** The file the logo was read from (absolute), or null. */
+  readonly logoFile: string | null
+  /** Accent colour `#rrggbb` (buttons, links, focus ring). */
+  readonly accent: string
+  /** Who to contact for help: an email address, an https URL, or plain text; null for none. */
+  readonly support: string | null
+}
+
 export interface Config {
   readonly server: ServerConfig
   readonly provider: ProviderConfig
@@ -228,6 +253,7 @@ export interface Config {
   readonly metrics: MetricsConfig
   readonly bearer: BearerConfig
   readonly admin: AdminConfig
+  readonly pages: PagesConfig
 }
 
 /** The admin listener (session listing and revocation, docs/sessions.md). */

@@ -9,6 +9,7 @@ import { durationMs, hostPort, readableFile } from './fields.js'
 import { profileFor, type ProviderProfile } from './profiles/profile.js'
 import { isHostName, isIpOrCidr, isToken, parseHttpUrl, pathProblem } from './syntax.js'
 import { buildAccess, buildIdentity, buildRoutes } from './validate-access.js'
+import { buildPages } from './validate-pages.js'
 import type { Problems } from './problems.js'
 import type { RawConfig } from './schema.js'
 import type { AdminConfig, BearerConfig, Config, ForwardAuthConfig, GroupsConfig, MetricsConfig, PendingSignInsConfig, ProviderConfig, RateLimitConfig, RedisConfig, ServerConfig, ServerTimeouts, SessionConfig } from './types.js'
@@ -36,7 +37,8 @@ export function buildConfig (raw: RawConfig, problems: Problems, baseDir: string
     },
     metrics: buildMetrics(raw, server, problems),
     bearer: buildBearer(raw, provider, problems),
-    admin: buildAdmin(raw, server, problems, baseDir)
+    admin: buildAdmin(raw, server, problems, baseDir),
+    pages: buildPages(raw, problems, baseDir)
   }
 }
 
@@ -203,7 +205,8 @@ function buildProvider (raw: RawConfig, problems: Problems, baseDir: string): Pr
     prompt: prompt === '' ? null : prompt,
     groupsClaim: p.groups_claim ?? D.groups_claim,
     timeoutMs: durationMs(p.timeout, D.timeout, ['provider', 'timeout'], problems),
-    groups: buildGroups(raw, profile, problems, baseDir)
+    groups: buildGroups(raw, profile, problems, baseDir),
+    rpInitiatedLogout: p.rp_initiated_logout ?? D.rp_initiated_logout
   }
 }
 

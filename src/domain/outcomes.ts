@@ -35,9 +35,15 @@ export const requestOutcomes = [
   'bearer_refused',
   // the gateway's endpoints
   'sign_in_started',
+  'sign_in_page',
+  'already_signed_in',
+  'sign_in_restarted',
+  'sign_in_failed',
   'silent_sign_in_fallback',
   'signed_in',
   'signed_out',
+  'signed_out_page',
+  'not_signed_in',
   'sign_out_refused',
   'userinfo',
   'backchannel_logout',
@@ -60,4 +66,4 @@ export type AccessOutcome = RequestOutcome | typeof accessLogOutcomes[number]
 export type AnonymousReason = 'no_cookie' | 'bad_cookie' | 'no_session' | 'lifetime_over' | 'bearer_invalid' | `refresh_${string}`
 
 /** How a finished sign-in (callback) ended: the `portcullis_sign_ins_total` label. */
-export type SignInOutcome = 'success' | 'bad_state' | 'provider_error' | 'claims_invalid' | 'provider_unavailable' | 'code_invalid'
+export type SignInOutcome = 'success' | 'bad_state' | 'provider_error' | 'claims_invalid' | 'provider_unavailable' | 'code_invalid' | 'already_signed_in' | 'restarted' | 'cancelled'

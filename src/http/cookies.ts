@@ -16,9 +16,11 @@ export function sessionCookieName (config: CookieConfig): string {
 }
 
 /**
- * The name of the short-lived cookie that binds a started sign-in to the browser. It is scoped to
- * the auth prefix, which `__Host-` forbids (that prefix demands `Path=/`): under a `__Host-`
- * session name it takes `__Secure-` instead, which still demands `Secure`.
+ * The base name of the short-lived cookies that bind started sign-ins to the browser. Each pending
+ * sign-in has its own cookie, named by {@link pendingLoginCookieName}; the bare base name is the
+ * single binding cookie of earlier versions, still cleared when seen.
+ * It is scoped to the auth prefix, which `__Host-` forbids (that prefix demands `Path=/`): under a
+ * `__Host-` session name it takes `__Secure-` instead, which still demands `Secure`.
  */
 export function loginCookieName (config: CookieConfig): string {
   const name = /^__host-/i.test(config.name) ? `__Secure-${config.name.slice('__Host-'.length)}` : config.name
@@ -34,6 +36,20 @@ export function gatewayCookieMatcher (config: CookieConfig): (name: string) => b
   const session = sessionCookieName(config)
   const login = loginCookieName(config)
   return (name) => name === session || name.startsWith(login)
+}
+
+/** Characters of the sign-in's `state` that name its binding cookie. */
+const PENDING_ID_LENGTH = 12
+
+/** The binding cookie of the one pending sign-in with this `state`: `<name>_login_<first 12 chars of state>`. */
+export function pendingLoginCookieName (config: CookieConfig, state: string): string {
+  return `${loginCookieName(config)}_${state.slice(0, PENDING_ID_LENGTH)}`
+}
+
+/** True for the session cookie, a pending sign-in's binding cookie, or the legacy binding cookie. */
+export function isGatewayCookie (config: CookieConfig, name: string): boolean {
+  const login = loginCookieName(config)
+  return name === config.name || name === login || (name.startsWith(`${login}_`) && name.length === login.length + 1 + PENDING_ID_LENGTH)
 }
 
 /** Every cookie the gateway owns; none of them is ever passed to an upstream. */

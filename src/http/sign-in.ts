@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { randomPKCECodeVerifier } from 'openid-client'
+import { DEFAULTS } from '../config/defaults.js'
 import type { Config } from '../config/types.js'
 import type { SignInOutcome } from '../domain/outcomes.js'
 import { gatewayError, isGatewayError, type GatewayError } from '../errors.js'
@@ -12,13 +13,13 @@ import type { Sessions } from '../session/sessions.js'
 import type { SessionStore } from '../session/store.js'
 import { newOpaqueToken, type TicketCodec } from '../session/ticket.js'
 import type { SessionRecord } from '../domain/types.js'
-import { DEFAULTS } from '../config/defaults.js'
 import type { PendingSignIns } from '../limits/pending-sign-ins.js'
 import type { Audit } from '../observability/audit.js'
-import { cookieOptions, loginCookieName } from './cookies.js'
-import { escapeHtml } from '../render/pages.js'
+import { clearCookieOptions, cookieOptions, loginCookieName, pendingLoginCookieName } from './cookies.js'
+import { currentSession, usableWithoutSignIn } from './current-session.js'
+import { signInView } from '../render/pages.js'
 import { safeRedirect } from './redirect.js'
-import { sendError } from '../render/respond.js'
+import { sendError, sendPage, viewContext, wantsHtml } from '../render/respond.js'
 
 export interface SignInOptions {
   readonly config: Config
@@ -41,13 +42,39 @@ export interface SignInOptions {
 
 const bindingPattern = /^[A-Za-z0-9_-]{43}$/
 const maxStateLength = 128
+/** Pending sign-ins one browser may hold at once; the oldest binding cookie is evicted beyond this. */
+export const MAX_PENDING_SIGN_INS = 6
+/** Provider errors of a silent attempt that mean "ask the person": fall back to a normal sign-in. */
+const silentFallbackErrors = new Set(['login_required', 'interaction_required', 'consent_required', 'account_selection_required'])
+
+/** What the store holds per pending sign-in: the landing path in clear, the rest sealed to the browser. */
+interface StoredLogin {
+  readonly rd: string
+  readonly retried: boolean
+  /** The {@link PendingLogin}, sealed with a key derived from the browser's binding value. */
+  readonly sealed: string
+}
 
 /*
- * Pending sign-ins live in the store, not in cookies: each /start writes one single-use record
- * (state -> nonce, PKCE verifier, landing path) with a short TTL. The record is sealed with a key
- * derived from a random value in one short-lived login cookie, which every tab of the browser
- * shares: several tabs can sign in at once (each has its own state), no cookie per attempt piles
- * up, and a callback replayed from another browser cannot open the record.
+ * Concurrency: many tabs of one browser may start signing in at the same instant (a restored
+ * session reopens them all). A single binding cookie would be overwritten by each /start, and
+ * every tab but the last would fail its callback. So every pending sign-in gets a cookie of its
+ * own, named after the first characters of its `state`, holding a fresh random binding value
+ * that the gateway mints (a value sent by the client is never adopted: a planted cookie cannot
+ * bind a victim's sign-in to a value the attacker knows). Concurrent /start responses set
+ * different cookies, so none can overwrite another.
+ *
+ * The pending record (state -> nonce, PKCE verifier, landing path) lives in the store, single
+ * use, with the login timeout as TTL, sealed with a key derived from the binding value: a
+ * callback replayed from another browser cannot open it.
+ *
+ * Cleanup: each callback clears its own cookie whatever the result, every cookie expires with
+ * the login timeout, and a /start that finds MAX_PENDING_SIGN_INS or more pending clears the
+ * oldest, so the browser never piles them up.
+ *
+ * A callback that cannot be used (its cookie evicted or lost, its code refused) restarts the
+ * sign-in once for the same landing path; when the browser is already signed in (another tab
+ * finished first), it simply continues to that path.
  */
 
 /** Registers `/start` and `/callback` under the auth prefix. */
@@ -56,81 +83,173 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
   const now = options.now ?? Date.now
   const { authPrefix, publicUrl, allowedRedirectHosts } = config.server
   const cookie = config.session.cookie
-  const loginCookie = loginCookieName(cookie)
   const keyPrefix = config.redis.keyPrefix
+  const legacyLoginCookie = loginCookieName(cookie)
+  const pendingPrefix = `${legacyLoginCookie}_`
   const loginCookieOptions = { ...cookieOptions(cookie, config.session.loginTimeoutMs, authPrefix), sameSite: 'lax' as const }
+  const loginClearOptions = { ...clearCookieOptions(cookie, authPrefix), sameSite: 'lax' as const }
+  const sessionOf = (request: FastifyRequest): ReturnType<typeof currentSession> =>
+    currentSession(request, { cookieName: cookie.name, codec, sessions, now })
 
   function bindingKey (binding: string): Buffer {
     return createHash('sha256').update('portcullis login binding\0').update(binding).digest()
   }
 
-  function fail (request: FastifyRequest, reply: FastifyReply, err: GatewayError, outcome: SignInOutcome): FastifyReply {
-    options.onSignIn?.(outcome)
-    options.audit?.record('sign_in_refused', request, { reason: outcome })
-    const retry = `<p><a class="button" href="${escapeHtml(`${authPrefix}/start`)}">Sign in again</a></p>`
-    return sendError(request, reply, err, { html: err.status < 500 ? retry : '' })
+  function startUrl (rd: string, extra: Record<string, string> = {}): string {
+    return `${authPrefix}/start?${new URLSearchParams({ rd, ...extra }).toString()}`
   }
 
-  app.get(`${authPrefix}/start`, { config: { gateway: true } }, async (request, reply) => {
+  /** Clears the oldest binding cookies so that, with the one about to be set, at most the cap remain. */
+  function evictOldBindings (request: FastifyRequest, reply: FastifyReply): void {
+    const pending: Array<{ name: string, issuedAt: number }> = []
+    for (const [name, value] of Object.entries(request.cookies)) {
+      if (name === legacyLoginCookie) reply.clearCookie(name, loginClearOptions)
+      else if (name.startsWith(pendingPrefix)) pending.push({ name, issuedAt: issuedAtOf(value ?? '') })
+    }
+    pending.sort((a, b) => a.issuedAt - b.issuedAt)
+    for (const { name } of pending.slice(0, Math.max(0, pending.length - MAX_PENDING_SIGN_INS + 1))) reply.clearCookie(name, loginClearOptions)
+  }
+
+  async function start (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const query = request.query as Record<string, unknown>
     // A landing path longer than any real one only inflates the pending record: it becomes `/`.
     const rd = typeof query.rd === 'string' && query.rd.length > DEFAULTS.redirectMaxLength ? '/' : safeRedirect(query.rd, { publicUrl, allowedHosts: allowedRedirectHosts })
-    const existing = request.cookies[loginCookie]
-    const binding = existing !== undefined && bindingPattern.test(existing) ? existing : newOpaqueToken(32)
+    const silent = query.silent === '1'
+    const prompt = query.prompt === 'select_account' ? 'select_account' as const : undefined
+    if (config.pages.signIn === 'button' && !silent && query.go !== '1' && wantsHtml(request)) {
+      // A link, not a form: a form's redirect chain to the provider would break form-action 'self'.
+      const go = startUrl(rd, { go: '1', ...(prompt === undefined ? {} : { prompt }) })
+      request.portcullis.outcome = 'sign_in_page'
+      return sendPage(reply, 200, signInView(viewContext(reply), go))
+    }
+    const binding = newOpaqueToken(32)
     const login: PendingLogin = {
       state: newOpaqueToken(32),
       nonce: newOpaqueToken(32),
       codeVerifier: randomPKCECodeVerifier(),
       rd,
-      silent: query.silent === '1'
+      silent,
+      ...(prompt === undefined ? {} : { prompt }),
+      retried: query.retry === '1'
     }
-    // A provider or store failure rejects: the error handler answers it (503).
-    const url = await flows.authorizationUrl(login)
-    const key = loginKey(keyPrefix, login.state)
-    await store.set(key, seal(bindingKey(binding), key, Buffer.from(JSON.stringify(login))), config.session.loginTimeoutMs)
-    if (options.pending !== undefined && options.audit !== undefined) {
-      for (const old of options.pending.started(options.audit.client(request), key)) store.delete(old).catch(() => {})
+    try {
+      const url = await flows.authorizationUrl(login)
+      const key = loginKey(keyPrefix, login.state)
+      const stored: StoredLogin = {
+        rd,
+        retried: login.retried === true,
+        sealed: seal(bindingKey(binding), key, Buffer.from(JSON.stringify(login))).toString('base64url')
+      }
+      await store.set(key, Buffer.from(JSON.stringify(stored)), config.session.loginTimeoutMs)
+      if (options.pending !== undefined && options.audit !== undefined) {
+        for (const old of options.pending.started(options.audit.client(request), key)) store.delete(old).catch(() => {})
+      }
+      evictOldBindings(request, reply)
+      reply.setCookie(pendingLoginCookieName(cookie, login.state), `${binding}.${now().toString(36)}`, loginCookieOptions)
+      request.portcullis.outcome = 'sign_in_started'
+      return reply.header('cache-control', 'no-store').redirect(url, 302)
+    } catch (err) {
+      if (isGatewayError(err)) return sendError(request, reply, err, { actions: [{ label: 'Try again', href: startUrl(rd), primary: true }] })
+      throw err
     }
-    reply.setCookie(loginCookie, binding, loginCookieOptions)
-    request.portcullis.outcome = 'sign_in_started'
-    return reply.header('cache-control', 'no-store').redirect(url, 302)
-  })
+  }
 
-  app.get(`${authPrefix}/callback`, { config: { gateway: true } }, async (request, reply) => {
+  /**
+   * A callback that cannot complete: continue when the browser is signed in already, restart once
+   * for the same landing path, and only then show the error.
+   */
+  async function unusable (request: FastifyRequest, reply: FastifyReply, err: GatewayError, outcome: SignInOutcome, landing: { rd: string, retried: boolean } | null): Promise<FastifyReply> {
+    const rd = landing?.rd ?? '/'
+    const signedIn = await sessionOf(request)
+    if (signedIn !== null && usableWithoutSignIn(signedIn.record, now())) {
+      options.onSignIn?.('already_signed_in')
+      request.portcullis.outcome = 'already_signed_in'
+      return reply.header('cache-control', 'no-store').redirect(rd, 302)
+    }
+    if (landing !== null && !landing.retried) {
+      options.onSignIn?.('restarted')
+      request.portcullis.outcome = 'sign_in_restarted'
+      request.log.info({ code: err.code, reason: outcome }, 'sign-in callback unusable; starting again')
+      return reply.header('cache-control', 'no-store').redirect(startUrl(rd, { retry: '1' }), 302)
+    }
+    return fail(request, reply, err, outcome, rd)
+  }
+
+  function fail (request: FastifyRequest, reply: FastifyReply, err: GatewayError, outcome: SignInOutcome, rd: string): FastifyReply {
+    options.onSignIn?.(outcome)
+    options.audit?.record('sign_in_refused', request, { reason: outcome })
+    request.portcullis.outcome = 'sign_in_failed'
+    const again = err.code === 'PCS_LOGIN_CLAIMS_INVALID'
+      ? { label: 'Sign in with another account', href: startUrl(rd, { prompt: 'select_account' }), primary: true }
+      : { label: 'Sign in again', href: startUrl(rd), primary: true }
+    return sendError(request, reply, err, { actions: [again] })
+  }
+
+  /** Takes the pending sign-in of `state`: null when unknown (expired, used), `sealed: null` when the binding does not open it. */
+  async function takePending (state: string, binding: string | null): Promise<{ stored: StoredLogin, login: PendingLogin | null } | null> {
+    const key = loginKey(keyPrefix, state)
+    // take(): single use, so a replayed callback finds nothing.
+    const raw = await store.take(key)
+    options.pending?.finished(key)
+    if (raw === null) return null
+    let stored: StoredLogin
+    try {
+      stored = JSON.parse(raw.toString('utf8')) as StoredLogin
+    } catch {
+      return null
+    }
+    if (typeof stored.rd !== 'string' || typeof stored.sealed !== 'string') return null
+    const plain = binding === null ? null : open(bindingKey(binding), key, Buffer.from(stored.sealed, 'base64url'))
+    return { stored, login: plain === null ? null : JSON.parse(plain.toString('utf8')) as PendingLogin }
+  }
+
+  async function callback (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const query = request.query as Record<string, unknown>
     const state = query.state
-    const binding = request.cookies[loginCookie]
-    if (typeof state !== 'string' || state === '' || state.length > maxStateLength || binding === undefined || !bindingPattern.test(binding)) {
-      return fail(request, reply, gatewayError('PCS_LOGIN_STATE_INVALID'), 'bad_state')
+    const invalid = gatewayError('PCS_LOGIN_STATE_INVALID')
+    if (typeof state !== 'string' || state === '' || state.length > maxStateLength) return unusable(request, reply, invalid, 'bad_state', null)
+    const cookieName = pendingLoginCookieName(cookie, state)
+    const value = request.cookies[cookieName]
+    if (value !== undefined) reply.clearCookie(cookieName, loginClearOptions)
+    const binding = value?.split('.')[0] ?? ''
+    let pending
+    try {
+      pending = await takePending(state, bindingPattern.test(binding) ? binding : null)
+    } catch (err) {
+      if (isGatewayError(err)) return sendError(request, reply, err)
+      throw err
     }
-    const key = loginKey(keyPrefix, state)
-    // take(): single use, so a replayed callback finds nothing. A store failure rejects (503).
-    const sealed = await store.take(key)
-    options.pending?.finished(key)
-    const plain = sealed === null ? null : open(bindingKey(binding), key, sealed)
-    if (plain === null) return fail(request, reply, gatewayError('PCS_LOGIN_STATE_INVALID'), 'bad_state')
-    const login = JSON.parse(plain.toString('utf8')) as PendingLogin
+    if (pending === null) return unusable(request, reply, invalid, 'bad_state', null)
+    const { stored, login } = pending
+    if (login === null) return unusable(request, reply, invalid, 'bad_state', stored)
 
     const providerError = query.error
     if (typeof providerError === 'string') {
-      if (login.silent && ['login_required', 'interaction_required', 'consent_required', 'account_selection_required'].includes(providerError)) {
+      if (login.silent && silentFallbackErrors.has(providerError)) {
         request.portcullis.outcome = 'silent_sign_in_fallback'
-        return reply.redirect(`${authPrefix}/start?rd=${encodeURIComponent(login.rd)}`, 302)
+        return reply.redirect(startUrl(login.rd), 302)
       }
-      const message = providerError === 'access_denied'
-        ? 'The sign-in was cancelled or refused at the identity provider.'
-        : 'The identity provider could not complete the sign-in.'
-      return fail(request, reply, gatewayError('PCS_LOGIN_PROVIDER_ERROR', { message, details: { error: providerError.slice(0, 64) } }), 'provider_error')
+      // The person's own cancel (or a refused consent) is not an error of anyone's.
+      if (providerError === 'access_denied') return fail(request, reply, gatewayError('PCS_LOGIN_CANCELLED'), 'cancelled', login.rd)
+      const err = gatewayError('PCS_LOGIN_PROVIDER_ERROR', { details: { error: providerError.slice(0, 64) } })
+      return fail(request, reply, err, 'provider_error', login.rd)
+    }
+
+    // Another tab finished first: this browser is signed in, so the code is not needed.
+    const signedIn = await sessionOf(request)
+    if (signedIn !== null && usableWithoutSignIn(signedIn.record, now())) {
+      options.onSignIn?.('already_signed_in')
+      request.portcullis.outcome = 'already_signed_in'
+      return reply.header('cache-control', 'no-store').redirect(login.rd, 302)
     }
 
     const search = (request.raw.url ?? '').split('?')[1] ?? ''
     const callbackUrl = new URL(`${publicUrl}${authPrefix}/callback?${search}`)
     try {
       const { identity, tokens, providerSid } = await flows.exchangeCode(callbackUrl, login)
-      const previous = codec.decode(request.cookies[cookie.name])
-      if (previous !== null) {
-        await sessions.destroy(previous).catch(() => {})
-        await options.events?.publish('ended', sessions.keys(previous).session)
+      if (signedIn !== null) {
+        await sessions.destroy(signedIn.ticket).catch(() => {})
+        await options.events?.publish('ended', sessions.keys(signedIn.ticket).session)
       }
       const t = now()
       const record: SessionRecord = {
@@ -152,11 +271,19 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
       options.audit?.record('sign_in', request, { email: identity.email, sessionId: ticket.sid })
       return reply.header('cache-control', 'no-store').redirect(login.rd, 302)
     } catch (err) {
-      if (isGatewayError(err)) {
-        request.log.warn({ code: err.code, details: err.details }, 'sign-in failed')
-        return fail(request, reply, err, err.code === 'PCS_LOGIN_CLAIMS_INVALID' ? 'claims_invalid' : err.status >= 500 ? 'provider_unavailable' : 'code_invalid')
-      }
-      throw err
+      if (!isGatewayError(err)) throw err
+      request.log.warn({ code: err.code, details: err.details }, 'sign-in failed')
+      if (err.code === 'PCS_LOGIN_CODE_INVALID') return unusable(request, reply, err, 'code_invalid', { rd: login.rd, retried: login.retried === true })
+      return fail(request, reply, err, err.code === 'PCS_LOGIN_CLAIMS_INVALID' ? 'claims_invalid' : err.status >= 500 ? 'provider_unavailable' : 'code_invalid', login.rd)
     }
-  })
+  }
+
+  app.get(`${authPrefix}/start`, { config: { gateway: true } }, start)
+  app.get(`${authPrefix}/callback`, { config: { gateway: true } }, callback)
+}
+
+/** When a binding cookie was set (its value ends in `.<ms since epoch, base 36>`); 0 when unreadable. */
+function issuedAtOf (value: string): number {
+  const at = parseInt(value.split('.')[1] ?? '', 36)
+  return Number.isFinite(at) ? at : 0
 }

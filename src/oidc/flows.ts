@@ -17,6 +17,10 @@ export interface PendingLogin {
   readonly rd: string
   /** True for a silent (`prompt=none`) attempt; a `login_required` answer falls back to a normal sign-in. */
   readonly silent: boolean
+  /** `select_account` when the person asked to use another account. */
+  readonly prompt?: 'select_account'
+  /** True when this sign-in restarts one whose callback was unusable (it is not restarted again). */
+  readonly retried?: boolean
 }
 
 export interface SignInResult {
@@ -34,6 +38,11 @@ export interface Flows {
   authorizationUrl (login: PendingLogin): Promise<string>
   exchangeCode (callbackUrl: URL, login: PendingLogin): Promise<SignInResult>
   refresh (identity: Identity, tokens: Tokens): Promise<RefreshOutcome>
+  /**
+   * The provider's end-session URL (RP-Initiated Logout 1.0) for this id token, returning to
+   * `postLogoutRedirectUri` with `state`; null when the provider publishes no end_session_endpoint.
+   */
+  endSessionUrl (idToken: string, postLogoutRedirectUri: string, state: string): string | null
   /** Revokes the token at the provider when it offers revocation; never throws. */
   revoke (token: string, hint: 'refresh_token' | 'access_token'): Promise<boolean>
 }
@@ -106,6 +115,7 @@ export function createFlows (options: FlowOptions): Flows {
       }
       profile.authorizationRequest(config, scopes, params, provider.supportsOfflineAccessScope())
       if (login.silent) params.prompt = 'none'
+      else if (login.prompt === 'select_account') params.prompt = [...new Set(['select_account', ...(config.prompt ?? '').split(' ').filter((p) => p !== '' && p !== 'none')])].join(' ')
       else if (config.prompt !== null) params.prompt = config.prompt
       // Some providers (oidc-provider among them) only issue refresh tokens with prompt=consent.
       else if (scopes.has('offline_access')) params.prompt = 'consent'
@@ -184,6 +194,17 @@ export function createFlows (options: FlowOptions): Flows {
         return { ok: false, failure: { kind: 'terminal', reason: 'claims_invalid', cause: err } }
       }
       return { ok: true, identity: await withGroups(fresh, next.accessToken, identity), tokens: next }
+    },
+
+    endSessionUrl (idToken, postLogoutRedirectUri, state) {
+      const endpoint = provider.endSessionEndpoint()
+      if (endpoint === null) return null
+      const url = new URL(endpoint)
+      url.searchParams.set('id_token_hint', idToken)
+      url.searchParams.set('post_logout_redirect_uri', postLogoutRedirectUri)
+      url.searchParams.set('client_id', config.clientId)
+      url.searchParams.set('state', state)
+      return url.href
     },
 
     async revoke (token, hint) {

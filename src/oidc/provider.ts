@@ -16,6 +16,8 @@ export interface Provider {
   supportsOfflineAccessScope (): boolean
   /** Whether discovery named a revocation endpoint. */
   supportsRevocation (): boolean
+  /** The `end_session_endpoint` discovery named (RP-Initiated Logout 1.0), or null. */
+  endSessionEndpoint (): string | null
   /** Stops retrying discovery. */
   close (): void
 }
@@ -60,7 +62,7 @@ export function createProvider (options: ProviderOptions): Provider {
     } catch (err) {
       lastError = err
       options.onDiscovery?.(false, performance.now() - started)
-      logger.warn({ issuer: config.issuer, err: describe(err), retryInMs: delay }, 'provider discovery failed')
+      logger.warn({ issuer: config.issuer, reason: discoveryFailureReason(err, config.issuer, config.timeoutMs), err: describe(err), retryInMs: delay }, 'provider discovery failed')
       if (!closed) {
         timer = setTimeout(attempt, delay)
         timer.unref()
@@ -92,6 +94,10 @@ export function createProvider (options: ProviderOptions): Provider {
     supportsRevocation () {
       return typeof current?.serverMetadata().revocation_endpoint === 'string'
     },
+    endSessionEndpoint () {
+      const endpoint = current?.serverMetadata().end_session_endpoint
+      return typeof endpoint === 'string' ? endpoint : null
+    },
     close () {
       closed = true
       if (timer !== null) clearTimeout(timer)
@@ -106,4 +112,36 @@ export function describe (err: unknown): { name: string, code?: string, message:
     return { name: err.name, ...(typeof code === 'string' ? { code } : {}), message: err.message }
   }
   return { name: 'Unknown', message: String(err) }
+}
+
+const dnsCodes = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL'])
+const timeoutCodes = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+const tlsCode = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS/
+
+/**
+ * Why discovery failed, in an operator's words: fetch reports every network failure as
+ * `fetch failed` and keeps the reason in `cause` (undici's and the resolver's codes), and
+ * openid-client keeps an unexpected HTTP answer as the cause's Response. Both chains are walked.
+ */
+export function discoveryFailureReason (err: unknown, issuer: string, timeoutMs: number): string {
+  let host = issuer
+  try {
+    host = new URL(issuer).host
+  } catch {}
+  let node: unknown = err
+  for (let depth = 0; depth < 6 && node !== null && node !== undefined; depth++) {
+    if (node instanceof Response) return `the provider answered HTTP ${node.status} for ${node.url === '' ? 'its discovery document' : node.url}`
+    const { code, name, message } = node as { code?: unknown, name?: unknown, message?: unknown }
+    if (typeof code === 'string') {
+      if (dnsCodes.has(code)) return `the provider's host name ${host.replace(/:\d+$/, '')} cannot be resolved (DNS ${code})`
+      if (code === 'ECONNREFUSED') return `the connection to ${host} was refused (nothing listens there)`
+      if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return `the connection to ${host} was closed before an answer (${code})`
+      if (timeoutCodes.has(code)) return `no answer from ${host} within ${timeoutMs} ms (${code})`
+      if (tlsCode.test(code)) return `the TLS connection to ${host} failed: ${code}${typeof message === 'string' ? ` (${message})` : ''}`
+    }
+    if (name === 'TimeoutError' || name === 'AbortError') return `no answer from ${host} within ${timeoutMs} ms`
+    node = (node as { cause?: unknown }).cause
+  }
+  const { message } = (err ?? {}) as { message?: unknown }
+  return typeof message === 'string' ? message : String(err)
 }

@@ -39,6 +39,7 @@ export function instrumentStore (store: SessionStore, metrics: Pick<Metrics, 'st
 export function instrumentFlows (flows: Flows, metrics: Pick<Metrics, 'provider'>): Flows {
   return {
     authorizationUrl: (login) => flows.authorizationUrl(login),
+    endSessionUrl: (idToken, postLogoutRedirectUri, state) => flows.endSessionUrl(idToken, postLogoutRedirectUri, state),
     async exchangeCode (callbackUrl, login) {
       const started = performance.now()
       try {

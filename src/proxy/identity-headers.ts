@@ -94,7 +94,7 @@ function canonicalName (name: string): string {
  * (session and login), removed from the `Cookie` header sent upstream. `Authorization` is
  * reserved only when `pass_id_token` is on; otherwise the client's own passes through.
  */
-export function createIdentityHeaders (config: IdentityConfig, options: { cookieNames: readonly string[] }): IdentityHeaders {
+export function createIdentityHeaders (config: IdentityConfig, options: { cookieNames: readonly string[], ownCookie?: (name: string) => boolean }): IdentityHeaders {
   const names = {
     user: config.headers.user.toLowerCase(),
     email: config.headers.email.toLowerCase(),
@@ -105,6 +105,9 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
   const reserved = new Set([...DEFAULT_RESERVED, ...Object.values(names)].map(canonicalName))
   if (config.passIdToken) reserved.add('authorization')
   const cookieNames = new Set(options.cookieNames)
+  // The gateway's cookies by name, and by pattern (one binding cookie per pending sign-in).
+  const ownCookie = options.ownCookie ?? ((): boolean => false)
+  const isOwn = (name: string): boolean => cookieNames.has(name) || ownCookie(name)
 
   // Header names repeat from request to request: each is classified once (bounded memo).
   const KEEP = 0
@@ -139,7 +142,7 @@ export function createIdentityHeaders (config: IdentityConfig, options: { cookie
       if (kind === KEEP || (kind === PROXY && fromTrustedProxy)) {
         if (listed === null || !listed.includes(name.toLowerCase())) out[name] = value
       } else if (kind === COOKIE) {
-        const kept = stripCookies(value, cookieNames)
+        const kept = stripCookies(value, isOwn)
         if (kept !== undefined) out[name] = kept
       }
     }
@@ -268,11 +271,11 @@ function joinGroups (groups: readonly string[]): string | null {
  * Names compare exactly (cookie names are case-sensitive), after trimming the whitespace around
  * them that servers ignore.
  */
-function stripCookies (value: string | string[], names: ReadonlySet<string>): string | string[] | undefined {
+function stripCookies (value: string | string[], isOwn: (name: string) => boolean): string | string[] | undefined {
   const strip1 = (header: string): string | undefined => {
     const kept = header.split(';')
       .map(pair => pair.trim())
-      .filter(pair => pair !== '' && !names.has(cookieName(pair)))
+      .filter(pair => pair !== '' && !isOwn(cookieName(pair)))
     return kept.length === 0 ? undefined : kept.join('; ')
   }
   if (typeof value === 'string') return strip1(value)

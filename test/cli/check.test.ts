@@ -64,7 +64,7 @@ t.test('check: an invalid file exits 1 and lists every problem, without a stack 
   const { code, out, err } = run(file)
   t.equal(code, 1)
   t.equal(out, '')
-  t.equal(err, `portcullis: invalid configuration in ${file}:\n  - provider.clent_id: unknown key\n  - routes[0].upstream: must be a string\n`)
+  t.equal(err, `portcullis: invalid configuration in ${file}:\n  - provider.clent_id: unknown key (did you mean client_id?)\n  - routes[0].upstream: must be a string\n`)
 })
 
 t.test('check: problems never echo a secret value', async t => {
@@ -88,4 +88,14 @@ t.test('check: neither a path nor PORTCULLIS_CONFIG exits 1 with a usage hint', 
 t.test('check: an unreadable file exits 1 naming the file', async t => {
   const file = join(tempDir(), 'missing.yaml')
   t.strictSame(run(file), { code: 1, out: '', err: `portcullis: invalid configuration in ${file}:\n  - ${file}: cannot be read (no such file)\n` })
+})
+
+t.test('cli: serve --help and check --help print help and exit 0', async t => {
+  const { execFileSync } = await import('node:child_process')
+  const cli = new URL('../../dist/src/cli.js', import.meta.url).pathname
+  for (const command of ['serve', 'check']) {
+    const out = execFileSync(process.execPath, [cli, command, '--help'], { encoding: 'utf8', env: {} })
+    t.match(out, new RegExp(`^Usage: portcullis ${command} \\[--config FILE\\]`), command)
+    t.match(out, /PORTCULLIS_CONFIG/)
+  }
 })

@@ -26,11 +26,37 @@ t.test('load: unknown keys are named at every depth', async t => {
   raw.routes[0].upstrem = 'http://x'
   raw.access.claims = { 'https://example.com/roles': ['a'] }
   t.strictSame(problemsOf(() => parseRaw(raw)), [
-    'serverr: unknown key',
-    'provider.clent_id: unknown key',
-    'session.cookie.same_sight: unknown key',
-    'routes[0].upstrem: unknown key'
+    'serverr: unknown key (did you mean server?)',
+    'provider.clent_id: unknown key (did you mean client_id?)',
+    'session.cookie.same_sight: unknown key (did you mean same_site?)',
+    'routes[0].upstrem: unknown key (did you mean upstream?)'
   ])
+})
+
+t.test('load: an unknown key far from every known one gets no suggestion', async t => {
+  const raw = baseRaw()
+  raw.provider.colour = 'blue'
+  t.strictSame(problemsOf(() => parseRaw(raw)), ['provider.colour: unknown key'])
+})
+
+t.test('load: unknown keys, missing required sections and semantic problems are reported in one pass', async t => {
+  const raw = baseRaw()
+  raw.sesion = { store: 'memory' }
+  delete raw.provider.client_secret
+  raw.provider.clinet_secret = 'x'
+  raw.pages = { brand: { accent: '#eeeeee' } }
+  t.strictSame(problemsOf(() => parseRaw(raw)), [
+    'sesion: unknown key (did you mean session?)',
+    'provider.clinet_secret: unknown key (did you mean client_secret?)',
+    'provider.client_secret: is required (or client_secret_file)',
+    'pages.brand.accent: is too light for white button text (contrast 1.2:1, needs 4.5:1); pick a darker shade'
+  ])
+  delete raw.server
+  t.strictSame(problemsOf(() => parseRaw(raw)), [
+    'server: is required',
+    'sesion: unknown key (did you mean session?)',
+    'provider.clinet_secret: unknown key (did you mean client_secret?)'
+  ], 'a missing section is reported with the unknown keys')
 })
 
 t.test('load: every shape problem is reported together, with its path', async t => {
@@ -123,7 +149,8 @@ t.test('load: defaults from the contract fill every unset key', async t => {
       prompt: 'consent',
       groupsClaim: 'groups',
       timeoutMs: 10_000,
-      groups: { source: 'claim', maxAgeMs: 3_600_000, timeoutMs: 10_000, pageSize: 200, serviceAccountKeyFile: null, impersonate: null, apiRoot: null }
+      groups: { source: 'claim', maxAgeMs: 3_600_000, timeoutMs: 10_000, pageSize: 200, serviceAccountKeyFile: null, impersonate: null, apiRoot: null },
+      rpInitiatedLogout: false
     },
     session: {
       store: 'redis',
@@ -161,7 +188,8 @@ t.test('load: defaults from the contract fill every unset key', async t => {
     logging: { level: 'info', format: 'json' },
     metrics: { enabled: true, listen: null, public: false },
     bearer: { enabled: false, audiences: ['client-id-123'], algorithms: ['RS256', 'ES256'], clockSkewMs: 60_000 },
-    admin: { listen: null, tokenFile: null }
+    admin: { listen: null, tokenFile: null },
+    pages: { signIn: 'auto', brand: { name: 'Portcullis', logo: null, logoFile: null, accent: '#1f5fbf', support: null } }
   })
 })
 
@@ -190,7 +218,7 @@ t.test('load: ConfigError is a GatewayError with code PCS_CONFIG_INVALID and lis
     t.equal(e.code, 'PCS_CONFIG_INVALID')
     t.equal(e.name, 'ConfigError')
     t.equal(e.source, 'test.yaml')
-    t.equal(e.message, 'invalid configuration in test.yaml:\n  - provider.clent_id: unknown key')
+    t.equal(e.message, 'invalid configuration in test.yaml:\n  - provider.clent_id: unknown key (did you mean client_id?)')
   }
 })
 

@@ -36,7 +36,7 @@ t.test('page: shows identity headers escaped, tokens shortened, and only cookie 
   tt.match(html, '<code>session_cookie</code>, <code>other</code>')
   tt.notMatch(html, 'supersecretvalue')
   tt.match(html, '{&#34;x&#34;:[&#34;1&#34;,&#34;2&#34;],&#34;y&#34;:&#34;&#60;b&#62;&#34;}', 'query shown escaped')
-  tt.match(html, '<form method="post" action="/oauth2/sign_out">')
+  tt.match(html, '<a id="sign-out" href="/oauth2/sign_out?rd=%2Fsome%2Fpath">Sign out</a>', 'sign-out goes through the gateway\'s sign-out page')
 })
 
 t.test('json: Accept application/json or an /api/ path answers the request as JSON', async (tt) => {

@@ -5,11 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser } from 'playwright-core'
 import t from 'tap'
+import { launchChromium, type Browser } from '../helpers/browser.js'
 import { freePort } from '../helpers/listen.js'
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const demoScript = fileURLToPath(new URL('../../dist/demo/demo.js', import.meta.url))
 
 async function startDemo (): Promise<{ url: string, child: ChildProcess, output: () => string }> {
@@ -37,13 +36,7 @@ let demo: Awaited<ReturnType<typeof startDemo>>
 t.before(async () => {
   demo = await startDemo()
   // A non-persistent launch gets a fresh, temporary profile of its own.
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-    timeout: 60_000
-  })
+  browser = await launchChromium()
 })
 t.teardown(async () => {
   await browser?.close().catch(() => {})
@@ -53,6 +46,15 @@ t.teardown(async () => {
     await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))])
     if (demo.child.exitCode === null) demo.child.kill('SIGKILL')
   }
+})
+
+t.test('demo: a taken port names the variable to change', async (t) => {
+  const child = spawn(process.execPath, [demoScript], { env: { ...process.env, DEMO_PORT: new URL(demo.url).port }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const code = await new Promise((resolve) => child.once('exit', resolve))
+  t.equal(code, 1)
+  t.match(stderr, /is already in use\. Set DEMO_PORT/)
 })
 
 t.test('demo: the printed banner names the URL and the accounts', async (t) => {
@@ -100,10 +102,13 @@ t.test('browser: a deep link signs in through the development provider and lands
   t.equal(session?.httpOnly, true)
   t.equal(session?.sameSite, 'Lax')
 
-  // Sign out through the gateway's own page; the next navigation goes back to the provider.
-  await page.goto(`${demo.url}/oauth2/sign_out?rd=/public/`)
+  // Sign out from the demo app: its link opens the gateway's sign-out page, whose button ends on
+  // the gateway's signed-out page.
+  await page.locator('#sign-out').click()
+  await page.waitForURL((url) => url.origin === demo.url && url.pathname === '/oauth2/sign_out')
   await page.locator('form[action^="/oauth2/sign_out"] button').click()
-  await page.waitForURL((url) => url.origin === demo.url && url.pathname === '/public/')
+  await page.waitForURL((url) => url.origin === demo.url && url.pathname === '/oauth2/signed_out')
+  t.equal(await page.locator('h1').textContent(), 'You are signed out')
   t.notOk((await context.cookies(demo.url)).some((c) => c.name === '_portcullis'), 'the session cookie is gone')
   const api = await page.request.get(`${demo.url}/api/whoami`, { headers: { accept: 'application/json' } })
   t.equal(api.status(), 401)
@@ -117,6 +122,6 @@ t.test('browser: an account outside the allowed domain sees the 403 page naming 
   await page.goto(`${demo.url}/`)
   await page.locator('button[data-email="mallory@evil.test"]').click()
   await page.waitForURL((url) => url.origin === demo.url)
-  t.equal(await page.title(), 'Access denied')
+  t.equal(await page.locator('h1').textContent(), 'You do not have access to this page')
   t.match(await page.locator('body').textContent() ?? '', /mallory@evil\.test/)
 })

@@ -69,18 +69,34 @@ t.test('unauthenticated: non-navigation requests and api routes get 401 JSON wit
   }
 })
 
-t.test('several tabs signing in at once all succeed and share one login cookie', async (t) => {
+t.test('several tabs signing in at once all succeed, each with a binding cookie of its own that its callback clears', async (t) => {
   const jar = new CookieJar()
   const first = await signInUntilCallback({ gatewayUrl: stack.url, jar, email: 'alice@example.com', startPath: '/tab-one' })
   const second = await signInUntilCallback({ gatewayUrl: stack.url, jar, email: 'alice@example.com', startPath: '/tab-two' })
   const loginCookies = jar.all().filter((c) => c.name.startsWith('_portcullis_login'))
-  t.equal(loginCookies.length, 1, 'one login cookie')
+  t.equal(loginCookies.length, 2, 'one binding cookie per pending sign-in')
   const a = await fetchWithJar(first.callbackUrl, jar)
   const b = await fetchWithJar(second.callbackUrl, jar)
   t.equal(a.status, 302)
   t.equal(a.headers.get('location'), '/tab-one')
   t.equal(b.status, 302)
   t.equal(b.headers.get('location'), '/tab-two')
+  t.equal(jar.all().filter((c) => c.name.startsWith('_portcullis_login')).length, 0, 'every binding cookie is cleared at its callback')
+})
+
+t.test('start: a binding value the client sent is never adopted, and the oldest pending sign-ins are evicted beyond the cap', async (t) => {
+  const planted = 'A'.repeat(43)
+  const res = await fetch(`${stack.url}/oauth2/start?rd=/x`, { redirect: 'manual', headers: { accept: 'text/html', cookie: `_portcullis_login=${planted}` } })
+  t.equal(res.status, 302)
+  const set = res.headers.getSetCookie()
+  const binding = set.find((c) => /^_portcullis_login_[A-Za-z0-9_-]{12}=/.test(c))
+  t.ok(binding, 'a binding cookie of its own')
+  t.notMatch(binding ?? '', planted, 'the planted value is not adopted')
+  t.ok(set.some((c) => c.startsWith('_portcullis_login=;')), 'the old single binding cookie is cleared')
+
+  const jar = new CookieJar()
+  for (let i = 0; i < 8; i++) await fetchWithJar(`${stack.url}/oauth2/start?rd=/tab-${i}`, jar)
+  t.equal(jar.all().filter((c) => c.name.startsWith('_portcullis_login_')).length, 6, 'at most six pending sign-ins per browser')
 })
 
 t.test('callback: a replayed callback gets 400 and no new session', async (t) => {
@@ -89,7 +105,7 @@ t.test('callback: a replayed callback gets 400 and no new session', async (t) =>
   const first = await fetchWithJar(callbackUrl, jar)
   t.equal(first.status, 302)
   const replayJar = new CookieJar()
-  for (const c of jar.all()) if (c.name === '_portcullis_login') replayJar.setCookie(stack.url, `${c.name}=${c.value}; Path=/oauth2`)
+  for (const c of jar.all()) if (c.name.startsWith('_portcullis_login')) replayJar.setCookie(stack.url, `${c.name}=${c.value}; Path=/oauth2`)
   const replay = await fetchWithJar(callbackUrl, replayJar)
   t.equal(replay.status, 400)
   t.equal(replay.headers.get('x-portcullis-error'), 'PCS_LOGIN_STATE_INVALID')
@@ -106,17 +122,28 @@ t.test('callback: tampered state, tampered code, a foreign browser and provider 
   const r1 = await fetchWithJar(badState, jar)
   t.equal(r1.status, 400)
 
-  // Another browser (no login cookie) presenting the valid callback cannot use it.
-  const r2 = await fetchWithJar(url, new CookieJar())
-  t.equal(r2.status, 400)
+  // Another browser (no binding cookie) presenting the valid callback cannot use it: it is sent
+  // to sign in for itself (once), and gets no session from the callback.
+  const foreign = new CookieJar()
+  const r2 = await fetchWithJar(url, foreign)
+  t.equal(r2.status, 302)
+  t.equal(r2.headers.get('location'), '/oauth2/start?rd=%2F&retry=1')
+  t.notOk(foreign.all().some((c) => c.name === '_portcullis'), 'no session')
 
   const jar2 = new CookieJar()
   const { callbackUrl: cb2 } = await signInUntilCallback({ gatewayUrl: stack.url, jar: jar2, email: 'alice@example.com' })
   const badCode = new URL(cb2)
   badCode.searchParams.set('code', 'tampered-code')
   const r3 = await fetchWithJar(badCode, jar2)
-  t.equal(r3.status, 400)
-  t.equal(r3.headers.get('x-portcullis-error'), 'PCS_LOGIN_CODE_INVALID')
+  t.equal(r3.status, 302, 'a refused code restarts the sign-in once')
+  t.equal(r3.headers.get('location'), '/oauth2/start?rd=%2F&retry=1')
+  // The restarted sign-in fails the same way: now the error is shown.
+  const { callbackUrl: cb2b } = await signInUntilCallback({ gatewayUrl: stack.url, jar: jar2, email: 'alice@example.com', startPath: '/oauth2/start?rd=%2F&retry=1' })
+  const badAgain = new URL(cb2b)
+  badAgain.searchParams.set('code', 'tampered-code')
+  const r3b = await fetchWithJar(badAgain, jar2)
+  t.equal(r3b.status, 400)
+  t.equal(r3b.headers.get('x-portcullis-error'), 'PCS_LOGIN_CODE_INVALID')
 
   const jar3 = new CookieJar()
   const { callbackUrl: cb3 } = await signInUntilCallback({ gatewayUrl: stack.url, jar: jar3, email: 'alice@example.com' })
@@ -125,7 +152,10 @@ t.test('callback: tampered state, tampered code, a foreign browser and provider 
   denied.searchParams.set('error', 'access_denied')
   const r4 = await fetchWithJar(denied, jar3)
   t.equal(r4.status, 403)
-  t.match(await r4.text(), /cancelled or refused/)
+  t.equal(r4.headers.get('x-portcullis-error'), 'PCS_LOGIN_CANCELLED')
+  const cancelled = await r4.text()
+  t.match(cancelled, /<h1 id="title">Sign-in cancelled<\/h1>/)
+  t.notMatch(cancelled, /Access denied/i, 'a person\'s own cancel is not "access denied"')
 
   const r5 = await fetchWithJar(`${stack.url}/oauth2/callback`, jar3)
   t.equal(r5.status, 400)
@@ -138,7 +168,7 @@ t.test('signed in but not allowed: 403 page names the account and offers sign-ou
   const result = await signIn({ gatewayUrl: stack.url, jar, email: 'mallory@evil.test' })
   t.equal(result.status, 403)
   t.match(result.body, /signed in as <strong>mallory@evil\.test<\/strong>/)
-  t.match(result.body, /action="\/oauth2\/sign_out"/)
+  t.match(result.body, /action="\/oauth2\/sign_out\?switch=1"/)
   const api = await upstreamView(jar, '/api/whoami')
   t.equal(api.status, 403)
   t.equal(api.body.error, 'PCS_FORBIDDEN')
@@ -185,4 +215,21 @@ t.test('a cookie-less session cannot be conjured: tampered and oversized cookies
 t.test('followUntil stays bounded', async (t) => {
   const res = await followUntil(`${stack.url}/ping`, new CookieJar(), () => false)
   t.equal(res.response?.status, 200)
+})
+
+t.test('pages.sign_in: button shows a branded page whose link (not a form) continues to the provider', async (t) => {
+  const buttonStack = await startStack({ store: 'memory', provider: stack.provider, configure: (raw) => { raw.pages = { sign_in: 'button', brand: { name: 'Acme' } } } })
+  t.teardown(() => buttonStack.close())
+  const page = await fetch(`${buttonStack.url}/oauth2/start?rd=%2Freports`, { redirect: 'manual', headers: { accept: 'text/html' } })
+  t.equal(page.status, 200)
+  const html = await page.text()
+  t.match(html, /<h1 id="title">Sign in to Acme<\/h1>/)
+  t.match(html, /<a class="button primary" href="\/oauth2\/start\?rd=%2Freports&#38;go=1">Continue with Google<\/a>/)
+  t.notMatch(html, /<form/, 'a link: a form\'s redirect chain to the provider would break form-action')
+  t.notOk(page.headers.getSetCookie().some((c) => c.startsWith('_portcullis_login')), 'nothing pending until the person continues')
+  const go = await fetch(`${buttonStack.url}/oauth2/start?rd=%2Freports&go=1`, { redirect: 'manual', headers: { accept: 'text/html' } })
+  t.equal(go.status, 302)
+  t.ok(go.headers.get('location')?.startsWith(buttonStack.provider.url))
+  const api = await fetch(`${buttonStack.url}/oauth2/start?rd=%2Freports`, { redirect: 'manual', headers: { accept: 'application/json' } })
+  t.equal(api.status, 302, 'a non-browser client goes straight on')
 })
