@@ -51,6 +51,8 @@ const silentFallbackErrors = new Set(['login_required', 'interaction_required', 
 interface StoredLogin {
   readonly rd: string
   readonly retried: boolean
+  /** When this sign-in started (ms): a session created since then was made by another tab. */
+  readonly startedAt?: number
   /** The {@link PendingLogin}, sealed with a key derived from the browser's binding value. */
   readonly sealed: string
 }
@@ -138,6 +140,7 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
       const stored: StoredLogin = {
         rd,
         retried: login.retried === true,
+        startedAt: now(),
         sealed: seal(bindingKey(binding), key, Buffer.from(JSON.stringify(login))).toString('base64url')
       }
       await store.set(key, Buffer.from(JSON.stringify(stored)), config.session.loginTimeoutMs)
@@ -235,9 +238,12 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
       return fail(request, reply, err, 'provider_error', login.rd)
     }
 
-    // Another tab finished first: this browser is signed in, so the code is not needed.
+    // Another tab finished first: this browser signed in after this sign-in started, so the code
+    // is not needed. A session older than the start is one the person chose to replace (signing
+    // in again, perhaps as someone else): the code is exchanged and that session ends.
     const signedIn = await sessionOf(request)
-    if (signedIn !== null && usableWithoutSignIn(signedIn.record, now())) {
+    const byAnotherTab = signedIn !== null && signedIn.record.createdAt >= (stored.startedAt ?? Number.POSITIVE_INFINITY)
+    if (signedIn !== null && byAnotherTab && usableWithoutSignIn(signedIn.record, now())) {
       options.onSignIn?.('already_signed_in')
       request.portcullis.outcome = 'already_signed_in'
       return reply.header('cache-control', 'no-store').redirect(login.rd, 302)

@@ -74,6 +74,6 @@ export function sendError (request: FastifyRequest, reply: FastifyReply, err: Ga
     })
     return sendPage(reply, error.status, view)
   }
-  return reply.code(error.status).header('cache-control', 'no-store').type('application/json; charset=utf-8')
+  return reply.code(error.status).header('cache-control', 'no-store').header('x-content-type-options', 'nosniff').type('application/json; charset=utf-8')
     .send(JSON.stringify({ error: error.code, message, ...extra?.json }))
 }

@@ -127,6 +127,8 @@ for (const fault of ['stalled', 'stopped'] as const) {
     const raw = structuredClone(stack.raw)
     raw.server.listen = `127.0.0.1:${port}`
     raw.server.public_url = `http://127.0.0.1:${port}`
+    // The breaker's gauge is read from /metrics, served on the public listener only when asked for.
+    raw.metrics = { public: true }
     const gateway = await startGatewayProcess(raw)
     t.teardown(() => gateway.stop())
     const url = gateway.url

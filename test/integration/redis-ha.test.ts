@@ -70,9 +70,9 @@ async function scenario (t: Test, topology: Topology): Promise<void> {
   t.equal(stack.provider.counters.refreshGrants, grants + 1, 'refreshed through the refresh lock')
 
   const own = sessionKeysIn(await topology.keys())
-  t.equal(own.length, 2, `one session record and one lock fence: ${own.join(', ')}`)
+  t.equal(own.length, 3, `one session record, its encrypted listing data and one lock fence: ${own.join(', ')}`)
   const tag = own[0]!.slice('portcullis:'.length, own[0]!.indexOf('}') + 1)
-  t.same(own, [`portcullis:${tag}:lock:fence`, `portcullis:${tag}:session`], 'both carry the same hash tag')
+  t.same(own, [`portcullis:${tag}:info`, `portcullis:${tag}:lock:fence`, `portcullis:${tag}:session`], 'all carry the same hash tag')
   if (topology.keySlot !== undefined) {
     const slots = await Promise.all([...own, `portcullis:${tag}:lock`].map(topology.keySlot))
     t.same(new Set(slots).size, 1, `session, lock and fence are all in slot ${slots[0]}`)
