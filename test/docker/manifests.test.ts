@@ -2,7 +2,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Ajv } from 'ajv'
 import t from 'tap'
+import ts from 'typescript'
 import { parse, parseAllDocuments } from 'yaml'
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../demo/accounts.js'
 import { ConfigError, parseConfig } from '../../src/config/load.js'
@@ -198,4 +200,128 @@ t.test('kubernetes: the ConfigMap holds a valid config, and the placeholder Secr
   const err = t.throws(() => loadWithSecrets(text, '/run/secrets/portcullis/', secret.stringData, {}, 'configmap.yaml')) as ConfigError
   t.ok(err instanceof ConfigError)
   t.match(err.problems.join('\n'), /session\.cookie\.secrets\[0\]: .*32/, 'a placeholder cookie secret stops the gateway from starting')
+})
+
+/**
+ * The schema of one API object, from `kubernetes-models` (generated from the official OpenAPI
+ * schemas of Kubernetes 1.36): `apps/v1` + `Deployment` is `kubernetes-models/apps/v1/Deployment`,
+ * the core group's `v1` is `kubernetes-models/v1/...`. Throws for a kind it does not know.
+ */
+async function apiSchema (apiVersion: string, kind: string): Promise<{ validate: (doc: unknown) => void }> {
+  const mod = await import(`kubernetes-models/${apiVersion}/${kind}`)
+  const Model = mod[kind]
+  if (Model === undefined) throw new Error(`no schema for ${apiVersion} ${kind}`)
+  return { validate: (doc) => { new Model(doc).validate() } }
+}
+
+/** The kinds podman plays in test/container/container.test.ts; the others are only schema-validated. */
+const PLAYED = ['ConfigMap', 'Deployment', 'Secret']
+
+/**
+ * Kustomize's Kustomization is not an API object, so no API schema holds it: these are the fields of
+ * kustomize's `kustomize.config.k8s.io/v1beta1` Kustomization; any other field is refused, and the
+ * fields this example uses are checked for type.
+ */
+const KUSTOMIZATION_FIELDS = ['apiVersion', 'kind', 'metadata', 'resources', 'components', 'namespace', 'namePrefix', 'nameSuffix',
+  'commonLabels', 'labels', 'commonAnnotations', 'images', 'replicas', 'patches', 'patchesStrategicMerge', 'patchesJson6902',
+  'configMapGenerator', 'secretGenerator', 'generatorOptions', 'generators', 'transformers', 'validators', 'replacements',
+  'vars', 'crds', 'openapi', 'buildMetadata', 'helmCharts', 'helmGlobals', 'sortOptions', 'bases']
+const validateKustomization = new Ajv({ allErrors: true, strict: false }).compile({
+  type: 'object',
+  required: ['apiVersion', 'kind'],
+  additionalProperties: false,
+  properties: {
+    ...Object.fromEntries(KUSTOMIZATION_FIELDS.map((f) => [f, {}])),
+    apiVersion: { const: 'kustomize.config.k8s.io/v1beta1' },
+    kind: { const: 'Kustomization' },
+    resources: { type: 'array', items: { type: 'string', minLength: 1 } },
+    namespace: { type: 'string' }
+  }
+})
+
+/**
+ * Unknown fields, which the OpenAPI schemas let through (as `kubectl apply --validate=strict` and
+ * the API server's strict field validation do not): each object is type-checked as an object
+ * literal of its kind's interface from `kubernetes-models`, whose excess-property check names every
+ * field the kind does not have, at any depth. Returns one list of problems per object, in order.
+ */
+function unknownFields (docs: any[]): string[][] {
+  const file = join(ROOT, 'test', 'docker', 'manifest-fields.check.ts')
+  const lines = docs.map((doc, i) => doc?.kind === 'Kustomization'
+    ? ''
+    : `import type { I${doc.kind} as T${i} } from 'kubernetes-models/${doc.apiVersion}/${doc.kind}'; export const d${i}: T${i} = ${JSON.stringify(doc)}`)
+  const text = lines.join('\n')
+  const options: ts.CompilerOptions = {
+    target: ts.ScriptTarget.ES2023, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    strict: true, noEmit: true, skipLibCheck: true, types: [], lib: ['lib.es2023.d.ts']
+  }
+  const host = ts.createCompilerHost(options)
+  const { getSourceFile, fileExists, readFile } = host
+  host.getSourceFile = (name, language, ...rest) => name === file ? ts.createSourceFile(name, text, language) : getSourceFile.call(host, name, language, ...rest)
+  host.fileExists = (name) => name === file || fileExists.call(host, name)
+  host.readFile = (name) => name === file ? text : readFile.call(host, name)
+  const found: string[][] = docs.map(() => [])
+  for (const d of ts.getPreEmitDiagnostics(ts.createProgram([file], options, host))) {
+    const line = d.file !== undefined && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line : 0
+    found[line]?.push(ts.flattenDiagnosticMessageText(d.messageText, ' '))
+  }
+  return found
+}
+
+/** The problems of each manifest object, in order: [] for an object its schema accepts. */
+async function problems (docs: any[]): Promise<string[][]> {
+  const fields = unknownFields(docs)
+  return await Promise.all(docs.map(async (doc, i) => {
+    if (doc?.kind === 'Kustomization') {
+      return validateKustomization(doc) ? [] : (validateKustomization.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`)
+    }
+    try {
+      (await apiSchema(doc.apiVersion, doc.kind)).validate(doc)
+      return fields[i] ?? []
+    } catch (err) {
+      return [(err as Error).message, ...fields[i] ?? []]
+    }
+  }))
+}
+
+t.test('kubernetes: every manifest object validates against the Kubernetes 1.36 API schemas (played and unplayed kinds alike)', async (t) => {
+  const kinds = kube.map((d) => d.kind).sort()
+  t.strictSame(kinds, ['ConfigMap', 'Deployment', 'Kustomization', 'PodDisruptionBudget', 'Secret', 'Service'],
+    'a new kind here gets its schema from kubernetes-models; docker/README.md and docs/operations.md list the kinds')
+  const found = await problems(kube)
+  kube.forEach((doc, i) => {
+    t.strictSame(found[i], [], `${doc.kind} ${doc.metadata?.name ?? ''} (${PLAYED.includes(doc.kind) ? 'also played by podman' : 'schema only'})`)
+  })
+  t.ok(kube.filter((d) => d.kind === 'Kustomization').every((k) => k.resources.every((f: string) => existsSync(join(KUBE, f)))),
+    'every resource the kustomization lists exists')
+})
+
+t.test('kubernetes: the schema validation refuses broken copies of the manifests', async (t) => {
+  const broken = (kind: string, edit: (doc: any) => void): any => {
+    const doc = structuredClone(ofKind(kind))
+    edit(doc)
+    return doc
+  }
+  const pod = (d: any): any => d.spec.template.spec
+  const cases: Array<[string, any, RegExp]> = [
+    ['a Service port as a string', broken('Service', (d) => { d.spec.ports[0].port = '80' }), /ports\/0\/port must be integer/],
+    ['a Service port protocol Kubernetes does not know', broken('Service', (d) => { d.spec.ports[0].protocol = 'XTP' }), /protocol must be equal to one of the allowed values/],
+    ['an unknown field in a Service port', broken('Service', (d) => { d.spec.ports[0].targetport = 'http' }), /'"targetport"' does not exist in type 'IServicePort'/],
+    ['a Deployment without its selector', broken('Deployment', (d) => { delete d.spec.selector }), /spec must have required property selector/],
+    ['a container without a name', broken('Deployment', (d) => { delete pod(d).containers[0].name }), /containers\/0 must have required property name/],
+    ['a misspelt field deep in the pod template', broken('Deployment', (d) => { pod(d).containers[0].securityContext.readOnlyRootFileSystem = true }), /'"readOnlyRootFileSystem"' does not exist in type 'ISecurityContext'/],
+    ['a field at the wrong level', broken('Deployment', (d) => { pod(d).readOnlyRootFilesystem = true }), /'"readOnlyRootFilesystem"' does not exist in type 'IPodSpec'/],
+    ['a probe port as a boolean', broken('Deployment', (d) => { pod(d).containers[0].readinessProbe.httpGet.port = true }), /httpGet\/port/],
+    ['a memory limit that is no quantity', broken('Deployment', (d) => { pod(d).containers[0].resources.limits.memory = 'lots' }), /memory must match format "quantity"/],
+    ['replicas as a string', broken('Deployment', (d) => { d.spec.replicas = 'two' }), /replicas must be integer/],
+    ['a ConfigMap value that is not a string', broken('ConfigMap', (d) => { d.data['portcullis.yaml'] = { server: {} } }), /must be string/],
+    ['a Secret value that is not a string', broken('Secret', (d) => { d.stringData.cookie_secret = 42 }), /must be string/],
+    ['a PodDisruptionBudget selector that is a string', broken('PodDisruptionBudget', (d) => { d.spec.selector = 'app=portcullis' }), /selector must be object/],
+    ['an unknown field in the metadata', broken('PodDisruptionBudget', (d) => { d.metadata.label = d.metadata.labels }), /'"label"' does not exist in type 'IObjectMeta'/],
+    ['a kustomization field kustomize does not know', broken('Kustomization', (d) => { d.resource = d.resources }), /must NOT have additional properties/],
+    ['a kustomization resource that is not a path', broken('Kustomization', (d) => { d.resources.push(7) }), /resources\/4 must be string/]
+  ]
+  const found = await problems(cases.map(([, doc]) => doc))
+  cases.forEach(([name, , expected], i) => { t.match(found[i]?.join('\n'), expected, name) })
+  await t.rejects(apiSchema('example.com/v1', 'Widget'), 'a kind without a schema is an error, never a pass')
 })
