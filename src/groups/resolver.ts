@@ -12,6 +12,7 @@
  */
 import { formatDuration } from '../config/duration.js'
 import type { GroupsConfig, ProviderConfig } from '../config/types.js'
+import { auditLine } from '../observability/audit.js'
 import type { Logger } from '../observability/logger.js'
 import type { GroupsProvenance, Identity } from '../domain/types.js'
 import { cloudIdentityRoot, directoryRoot, GroupsFetchError, listGroups, translate } from './google-api.js'
@@ -71,8 +72,7 @@ export function createGroupsResolver (options: GroupsResolverOptions): GroupsRes
           // Tried once more when they expire (not before: a failing API is not hammered per request).
           ? { ...last, retryAt: last.expiresAt, error: failure.reason }
           : { source, fetchedAt: null, expiresAt: null, retryAt: null, error: failure.reason }
-        logger.info({
-          audit: 'groups_unavailable',
+        auditLine(logger, 'groups_unavailable', {
           email: identity.email,
           reason: failure.reason,
           source,
@@ -81,7 +81,7 @@ export function createGroupsResolver (options: GroupsResolverOptions): GroupsRes
           // What the rules see meanwhile: the last good groups until they expire, or none.
           kept: keep ? previous.groups.length : 0,
           keptUntil: keep ? new Date(last.expiresAt as number).toISOString() : null
-        }, 'audit')
+        })
         return { ...identity, groups: keep ? previous.groups : [], groupsFrom }
       }
     }

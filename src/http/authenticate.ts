@@ -1,3 +1,4 @@
+import { auditLine, userAgentOf } from '../observability/audit.js'
 import type { FastifyRequest } from 'fastify'
 import type { AnonymousReason } from '../domain/outcomes.js'
 import { gatewayError } from '../errors.js'
@@ -70,9 +71,9 @@ export function createAuthenticator (options: AuthenticatorOptions): Authenticat
   const { codec, sessions, refresher, cookieName, cache, bearer } = options
   const now = options.now ?? Date.now
 
-  // The audit line convention (message `audit`, field `audit` naming the event); never the token.
+  // Never the token: the reason it was refused, and who sent it.
   function audit (request: FastifyRequest, event: string, reason: string): void {
-    options.logger.info({ audit: event, client: request.ip, userAgent: request.headers['user-agent'] ?? null, reason }, 'audit')
+    auditLine(options.logger, event, { client: request.ip, userAgent: userAgentOf(request), reason })
   }
   const touchIntervalMs = Math.max(1000, Math.floor(options.idleTimeoutMs / touchEveryFraction))
   // Last touch per session key; bounded so a flood of sessions cannot grow it without limit.

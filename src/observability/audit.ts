@@ -11,6 +11,21 @@ import { createHash } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { Logger } from './logger.js'
 
+/** What an audit line is written through: the gateway's logger, or anything with its `info`. */
+export interface AuditLogger {
+  info (fields: Record<string, unknown>, message: string): void
+}
+
+/**
+ * One audit line, the one shape every security event shares: info level, message `audit`, the
+ * event in `audit`, and `client`, `userAgent`, `email`, `session`, `reason` where known. Never a
+ * token. For events outside a request (a group fetch, a revocation, a socket closed); requests
+ * go through {@link Audit.record}, which fills in who asked.
+ */
+export function auditLine (logger: AuditLogger, event: string, fields: Record<string, unknown>): void {
+  logger.info({ audit: event, ...fields }, 'audit')
+}
+
 /** The security events (other modules add their own names with the same line shape). */
 export type AuditEvent =
   | 'sign_in'

@@ -4,7 +4,8 @@ import Fastify from 'fastify'
 import type { Config } from '../config/types.js'
 import { isGatewayError } from '../errors.js'
 import type { SessionIndex } from '../session/session-index.js'
-import type { AuditLogger, Revoker } from '../session/revoke.js'
+import type { AuditLogger } from '../observability/audit.js'
+import type { Revoker } from '../session/revoke.js'
 import { selectorFrom, sessionView } from './session-view.js'
 
 /*

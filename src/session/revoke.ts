@@ -1,3 +1,4 @@
+import { auditLine, type AuditLogger } from '../observability/audit.js'
 import type { SessionEvents } from './events.js'
 import { keysOfTag, sessionRef } from './keys.js'
 import type { ListedSession, SessionIndex, SessionSelector } from './session-index.js'
@@ -25,10 +26,6 @@ export interface Revoker {
   revoke (selector: SessionSelector, request: RevocationRequest, audit?: string): Promise<readonly ListedSession[]>
 }
 
-export interface AuditLogger {
-  info (obj: object, msg: string): void
-}
-
 export interface RevokerOptions {
   readonly store: SessionStore
   readonly index: SessionIndex
@@ -37,14 +34,6 @@ export interface RevokerOptions {
   readonly logger: AuditLogger
   /** This process's open WebSockets of a session (store key), counted for the audit line. */
   readonly openSockets?: (id: string) => number
-}
-
-/**
- * One audit line (the shape every branch shares): info level, message `audit`, the event in
- * `audit`, and `client`, `userAgent`, `email`, `session`, `reason` where known. Never a token.
- */
-export function auditLine (logger: AuditLogger, event: string, fields: Record<string, unknown>): void {
-  logger.info({ audit: event, ...fields }, 'audit')
 }
 
 /** Creates the {@link Revoker}. */
