@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { IdentityConfig } from '../../src/config/types.js'
 import type { Identity } from '../../src/domain/types.js'
+import { gatewayCookieMatcher, gatewayCookieNames, loginCookieName, pendingLoginCookieName } from '../../src/http/cookies.js'
 import { createIdentityHeaders } from '../../src/proxy/identity-headers.js'
 import { configWith } from '../fixtures/config/base.js'
 
@@ -233,4 +234,16 @@ t.test('hop-by-hop headers, and every name Connection lists, are stripped; end-t
   t.same(listed, { 'X-Kept': 'yes', accept: '*/*' }, 'a listed name goes whatever its case')
   const repeated = policy.strip({ connection: ['keep-alive', 'x-one'], 'x-one': '1', 'x-two': '2' })
   t.same(repeated, { 'x-two': '2' }, 'several Connection headers are read together')
+})
+
+t.test('identity headers: every pending sign-in\'s binding cookie is stripped too, by the gateway\'s own matcher', async t => {
+  const raw = configWith(() => {})
+  const policy = createIdentityHeaders(config(), { cookieNames: gatewayCookieNames(raw.session.cookie), ownCookie: gatewayCookieMatcher(raw.session.cookie) })
+  const login = pendingLoginCookieName(raw.session.cookie, 'AbCdEfGhIjKlMnOpQrStUvWxYz')
+  t.not(login, loginCookieName(raw.session.cookie), 'a per-sign-in name, not the base name')
+  t.same(policy.strip({ cookie: `a=1; ${login}=binding.lx1; theme=dark` }), { cookie: 'a=1; theme=dark' })
+  t.same(policy.strip({ cookie: `${raw.session.cookie.name}=ticket; ${login}=binding.lx1` }), {})
+  // Without the matcher only the exact names go: the case the matcher exists for.
+  const byName = createIdentityHeaders(config(), { cookieNames: gatewayCookieNames(raw.session.cookie) })
+  t.same(byName.strip({ cookie: `${login}=binding.lx1` }), { cookie: `${login}=binding.lx1` })
 })
