@@ -17,12 +17,11 @@ const LOGO_TYPES: Readonly<Record<string, string>> = { '.png': 'image/png', '.sv
 export const MIN_ACCENT_CONTRAST = 4.5
 
 export function buildPages (raw: RawConfig, problems: Problems, baseDir: string): PagesConfig {
-  const p = raw.pages ?? {}
-  const b = p.brand ?? {}
-  const D = DEFAULTS.pages
+  const p = raw.pages
+  const b = p.brand
   const path = ['pages', 'brand']
 
-  const accent = (b.accent ?? D.brand.accent).toLowerCase()
+  const accent = (b.accent).toLowerCase()
   if (!/^#[0-9a-f]{6}$/.test(accent)) {
     problems.add([...path, 'accent'], 'must be a colour written #rrggbb, such as #1f5fbf')
   } else if (contrastRatio(accent, '#ffffff') < MIN_ACCENT_CONTRAST) {
@@ -59,8 +58,8 @@ export function buildPages (raw: RawConfig, problems: Problems, baseDir: string)
   if (support !== null && support.length > 200) problems.add([...path, 'support'], 'must be at most 200 characters')
 
   return {
-    signIn: p.sign_in ?? D.sign_in,
-    brand: { name: b.name ?? D.brand.name, logo, logoFile, accent, support }
+    signIn: p.sign_in,
+    brand: { name: b.name, logo, logoFile, accent, support }
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { DEFAULTS } from './defaults.js'
 import { parseDuration } from './duration.js'
-import { durationMs, hostPort, readableFile } from './fields.js'
+import { hostPort, readableFile } from './fields.js'
 import { profileFor, type ProviderProfile } from './profiles/profile.js'
 import { isHostName, isIpOrCidr, isToken, parseHttpUrl, pathProblem } from './syntax.js'
 import { buildAccess, buildIdentity, buildRoutes } from './validate-access.js'
@@ -32,8 +32,8 @@ export function buildConfig (raw: RawConfig, problems: Problems, baseDir: string
     identity: buildIdentity(raw, problems, baseDir),
     forwardAuth: buildForwardAuth(raw, problems),
     logging: {
-      level: raw.logging?.level ?? DEFAULTS.logging.level,
-      format: raw.logging?.format ?? DEFAULTS.logging.format
+      level: raw.logging.level,
+      format: raw.logging.format
     },
     metrics: buildMetrics(raw, server, problems),
     bearer: buildBearer(raw, provider, problems),
@@ -44,31 +44,29 @@ export function buildConfig (raw: RawConfig, problems: Problems, baseDir: string
 
 // ---- bearer (machine callers with ID tokens) ----
 function buildBearer (raw: RawConfig, provider: ProviderConfig, problems: Problems): BearerConfig {
-  const b = raw.bearer ?? {}
-  const D = DEFAULTS.bearer
-  const clockSkewMs = durationMs(b.clock_skew, D.clock_skew, ['bearer', 'clock_skew'], problems)
+  const b = raw.bearer
+  const clockSkewMs = b.clock_skew
   if (clockSkewMs > (parseDuration(DEFAULTS.bearerMaxClockSkew) as number)) problems.add(['bearer', 'clock_skew'], `must be at most ${DEFAULTS.bearerMaxClockSkew}`)
   const audiences = b.audiences ?? [provider.clientId]
   if (audiences.length === 0) problems.add(['bearer', 'audiences'], 'must name at least one audience (default: provider.client_id)')
-  return { enabled: b.enabled ?? D.enabled, audiences: [...audiences], algorithms: [...new Set(b.algorithms ?? D.algorithms)], clockSkewMs }
+  return { enabled: b.enabled, audiences: [...audiences], algorithms: [...new Set(b.algorithms)], clockSkewMs }
 }
 // ---- end bearer ----
 
 function buildServer (raw: RawConfig, problems: Problems, baseDir: string): ServerConfig {
   const s = raw.server
-  const D = DEFAULTS.server
-  const { host, port } = hostPort(s.listen ?? D.listen, ['server', 'listen'], problems)
+  const { host, port } = hostPort(s.listen, ['server', 'listen'], problems)
 
-  const authPrefix = s.auth_prefix ?? D.auth_prefix
+  const authPrefix = s.auth_prefix
   const prefixProblem = authPrefix === '/' ? 'must not be "/"' : pathProblem(authPrefix) ?? (authPrefix.endsWith('/') ? 'must not end with "/"' : null)
   if (prefixProblem !== null) problems.add(['server', 'auth_prefix'], prefixProblem)
 
-  const trustedProxies = s.trusted_proxies ?? D.trusted_proxies
+  const trustedProxies = s.trusted_proxies
   trustedProxies.forEach((entry, i) => {
     if (!isIpOrCidr(entry)) problems.add(['server', 'trusted_proxies', i], 'must be an IP address or CIDR such as 10.0.0.0/8')
   })
 
-  const allowedRedirectHosts = (s.allowed_redirect_hosts ?? D.allowed_redirect_hosts).map((entry, i) => {
+  const allowedRedirectHosts = s.allowed_redirect_hosts.map((entry, i) => {
     const host = entry.toLowerCase()
     // An optional :port, for apps served on a non-default port (the redirect validator matches it exactly).
     const port = /:(\d{1,5})$/.exec(host)
@@ -84,12 +82,12 @@ function buildServer (raw: RawConfig, problems: Problems, baseDir: string): Serv
     port,
     publicUrl: origin(s.public_url, problems),
     // A bad prefix is replaced by the default so the route checks do not pile on knock-on errors.
-    authPrefix: prefixProblem === null ? authPrefix : D.auth_prefix,
+    authPrefix: prefixProblem === null ? authPrefix : DEFAULTS.server.auth_prefix,
     trustedProxies: [...trustedProxies],
     allowedRedirectHosts,
-    shutdownTimeoutMs: durationMs(s.shutdown_timeout, D.shutdown_timeout, ['server', 'shutdown_timeout'], problems),
-    upstreamTimeoutMs: durationMs(s.upstream_timeout, D.upstream_timeout, ['server', 'upstream_timeout'], problems),
-    workers: s.workers ?? D.workers,
+    shutdownTimeoutMs: s.shutdown_timeout,
+    upstreamTimeoutMs: s.upstream_timeout,
+    workers: s.workers,
     tls: s.tls === undefined
       ? null
       : {
@@ -97,16 +95,15 @@ function buildServer (raw: RawConfig, problems: Problems, baseDir: string): Serv
           keyFile: readableFile(s.tls.key_file, baseDir, ['server', 'tls', 'key_file'], problems)
         },
     timeouts: buildTimeouts(raw, problems),
-    rateLimit: buildRateLimit(raw, problems),
+    rateLimit: buildRateLimit(raw),
     pendingSignIns: buildPendingSignIns(raw)
   }
 }
 
 /** `forward_auth`: two distinct header names. */
 function buildForwardAuth (raw: RawConfig, problems: Problems): ForwardAuthConfig {
-  const D = DEFAULTS.forward_auth
-  const uriHeader = (raw.forward_auth?.uri_header ?? D.uri_header).toLowerCase()
-  const methodHeader = (raw.forward_auth?.method_header ?? D.method_header).toLowerCase()
+  const uriHeader = raw.forward_auth.uri_header.toLowerCase()
+  const methodHeader = raw.forward_auth.method_header.toLowerCase()
   if (!isToken(uriHeader)) problems.add(['forward_auth', 'uri_header'], 'must be an HTTP header name such as X-Forwarded-Uri')
   if (!isToken(methodHeader)) problems.add(['forward_auth', 'method_header'], 'must be an HTTP header name such as X-Forwarded-Method')
   else if (methodHeader === uriHeader) problems.add(['forward_auth', 'method_header'], 'must differ from forward_auth.uri_header')
@@ -115,35 +112,32 @@ function buildForwardAuth (raw: RawConfig, problems: Problems): ForwardAuthConfi
 
 // Limits that hold under abuse (docs/security.md).
 function buildTimeouts (raw: RawConfig, problems: Problems): ServerTimeouts {
-  const t = raw.server.timeouts ?? {}
-  const D = DEFAULTS.server.timeouts
+  const t = raw.server.timeouts
   const path = ['server', 'timeouts']
-  const headersMs = durationMs(t.headers, D.headers, [...path, 'headers'], problems)
-  const requestMs = durationMs(t.request, D.request, [...path, 'request'], problems)
+  const headersMs = t.headers
+  const requestMs = t.request
   // Node refuses a headers timeout longer than the request timeout.
   if (headersMs > requestMs) problems.add([...path, 'headers'], 'must not be longer than server.timeouts.request')
   return {
     headersMs,
     requestMs,
-    keepAliveMs: durationMs(t.keep_alive, D.keep_alive, [...path, 'keep_alive'], problems),
-    idleMs: durationMs(t.idle, D.idle, [...path, 'idle'], problems)
+    keepAliveMs: t.keep_alive,
+    idleMs: t.idle
   }
 }
 
-function buildRateLimit (raw: RawConfig, problems: Problems): RateLimitConfig {
-  const r = raw.server.rate_limit ?? {}
-  const D = DEFAULTS.server.rate_limit
+function buildRateLimit (raw: RawConfig): RateLimitConfig {
+  const r = raw.server.rate_limit
   return {
-    signIn: r.sign_in ?? D.sign_in,
-    windowMs: durationMs(r.window, D.window, ['server', 'rate_limit', 'window'], problems),
-    maxClients: r.max_clients ?? D.max_clients
+    signIn: r.sign_in,
+    windowMs: r.window,
+    maxClients: r.max_clients
   }
 }
 
 function buildPendingSignIns (raw: RawConfig): PendingSignInsConfig {
-  const p = raw.server.pending_sign_ins ?? {}
-  const D = DEFAULTS.server.pending_sign_ins
-  return { perClient: p.per_client ?? D.per_client, total: p.total ?? D.total }
+  const p = raw.server.pending_sign_ins
+  return { perClient: p.per_client, total: p.total }
 }
 
 function origin (value: string, problems: Problems): string {
@@ -160,9 +154,8 @@ function origin (value: string, problems: Problems): string {
 
 function buildProvider (raw: RawConfig, problems: Problems, baseDir: string): ProviderConfig {
   const p = raw.provider
-  const D = DEFAULTS.provider
   const profile = profileFor(p.type)
-  const allowInsecureIssuer = p.allow_insecure_issuer ?? D.allow_insecure_issuer
+  const allowInsecureIssuer = p.allow_insecure_issuer
 
   const issuer = p.issuer ?? profile.defaultIssuer ?? ''
   if (issuer === '') {
@@ -176,7 +169,7 @@ function buildProvider (raw: RawConfig, problems: Problems, baseDir: string): Pr
 
   if (p.client_secret === undefined) problems.add(['provider', 'client_secret'], 'is required (or client_secret_file)')
 
-  const scopes = p.scopes ?? D.scopes
+  const scopes = p.scopes
   if (!scopes.includes('openid')) problems.add(['provider', 'scopes'], 'must include openid')
   scopes.forEach((scope, i) => {
     if (/\s/.test(scope)) problems.add(['provider', 'scopes', i], 'must be a single scope (no spaces)')
@@ -203,19 +196,18 @@ function buildProvider (raw: RawConfig, problems: Problems, baseDir: string): Pr
     hostedDomain,
     allowInsecureIssuer,
     prompt: prompt === '' ? null : prompt,
-    groupsClaim: p.groups_claim ?? D.groups_claim,
-    timeoutMs: durationMs(p.timeout, D.timeout, ['provider', 'timeout'], problems),
+    groupsClaim: p.groups_claim,
+    timeoutMs: p.timeout,
     groups: buildGroups(raw, profile, problems, baseDir),
-    rpInitiatedLogout: p.rp_initiated_logout ?? D.rp_initiated_logout
+    rpInitiatedLogout: p.rp_initiated_logout
   }
 }
 
 // ---- provider.groups (Workspace groups) ----
 function buildGroups (raw: RawConfig, profile: ProviderProfile, problems: Problems, baseDir: string): GroupsConfig {
-  const g = raw.provider.groups ?? {}
-  const D = DEFAULTS.provider.groups
+  const g = raw.provider.groups
   const path = ['provider', 'groups']
-  const source = g.source ?? D.source
+  const source = g.source
   if (source !== 'claim' && !profile.groupSources.includes(source)) {
     problems.add([...path, 'source'], `${source} is not offered when provider.type is ${raw.provider.type} (use claim)`)
   }
@@ -238,9 +230,9 @@ function buildGroups (raw: RawConfig, profile: ProviderProfile, problems: Proble
   }
   return {
     source,
-    maxAgeMs: durationMs(g.max_age, D.max_age, [...path, 'max_age'], problems),
-    timeoutMs: durationMs(g.timeout, D.timeout, [...path, 'timeout'], problems),
-    pageSize: g.page_size ?? D.page_size,
+    maxAgeMs: g.max_age,
+    timeoutMs: g.timeout,
+    pageSize: g.page_size,
     serviceAccountKeyFile: keyFile,
     impersonate: directory ? g.impersonate ?? null : null,
     apiRoot
@@ -249,11 +241,10 @@ function buildGroups (raw: RawConfig, profile: ProviderProfile, problems: Proble
 // ---- end provider.groups ----
 
 function buildSession (raw: RawConfig, server: ServerConfig, problems: Problems): SessionConfig {
-  const s = raw.session ?? {}
-  const c = s.cookie ?? {}
-  const D = DEFAULTS.session
-  const secure = c.secure ?? D.cookie.secure
-  const sameSite = c.same_site ?? D.cookie.same_site
+  const s = raw.session
+  const c = s.cookie
+  const secure = c.secure
+  const sameSite = c.same_site
   const path = ['session', 'cookie']
 
   let domain: string | null = null
@@ -283,14 +274,14 @@ function buildSession (raw: RawConfig, server: ServerConfig, problems: Problems)
   })
   if (sameSite === 'none' && !secure) problems.add([...path, 'same_site'], 'none requires secure: true')
 
-  const lifetimeMs = durationMs(s.lifetime, D.lifetime, ['session', 'lifetime'], problems)
-  const idleTimeoutMs = durationMs(s.idle_timeout, D.idle_timeout, ['session', 'idle_timeout'], problems)
+  const lifetimeMs = s.lifetime
+  const idleTimeoutMs = s.idle_timeout
   if (idleTimeoutMs > lifetimeMs) problems.add(['session', 'idle_timeout'], 'must not be longer than session.lifetime')
 
-  const store = s.store ?? D.store
+  const store = s.store
   // Worker processes share nothing but the store: with the memory store each would hold its own sessions.
   if (server.workers > 1 && store === 'memory') problems.add(['server', 'workers'], 'must be 1 when session.store is memory (workers share sessions only through redis)')
-  const cacheTtlMs = durationMs(s.cache?.ttl, D.cache.ttl, ['session', 'cache', 'ttl'], problems)
+  const cacheTtlMs = s.cache.ttl
   // An entry must not outlive a small part of the idle timeout (see session/cache.ts).
   if (cacheTtlMs > 60_000) problems.add(['session', 'cache', 'ttl'], 'must be at most 60s')
 
@@ -299,19 +290,18 @@ function buildSession (raw: RawConfig, server: ServerConfig, problems: Problems)
     cookie: { name, secrets: [...secrets], secure, sameSite, domain },
     lifetimeMs,
     idleTimeoutMs,
-    refreshBeforeExpiryMs: durationMs(s.refresh_before_expiry, D.refresh_before_expiry, ['session', 'refresh_before_expiry'], problems),
-    loginTimeoutMs: durationMs(s.login_timeout, D.login_timeout, ['session', 'login_timeout'], problems),
+    refreshBeforeExpiryMs: s.refresh_before_expiry,
+    loginTimeoutMs: s.login_timeout,
     cache: {
-      enabled: s.cache?.enabled ?? D.cache.enabled,
+      enabled: s.cache.enabled,
       ttlMs: cacheTtlMs,
-      maxEntries: s.cache?.max_entries ?? D.cache.max_entries
+      maxEntries: s.cache.max_entries
     }
   }
 }
 
 function buildRedis (raw: RawConfig, session: SessionConfig, problems: Problems): RedisConfig {
-  const r = raw.redis ?? {}
-  const D = DEFAULTS.redis
+  const r = raw.redis
   const targets = [r.url, r.sentinel, r.cluster].filter(t => t !== undefined).length
   if (targets > 1) problems.add(['redis'], 'set only one of url, sentinel or cluster')
   else if (targets === 0 && session.store === 'redis') problems.add(['redis'], 'one of url, sentinel or cluster is required when session.store is redis')
@@ -322,29 +312,29 @@ function buildRedis (raw: RawConfig, session: SessionConfig, problems: Problems)
 
   return {
     url: r.url ?? null,
-    keyPrefix: r.key_prefix ?? D.key_prefix,
+    keyPrefix: r.key_prefix,
     sentinel: r.sentinel === undefined
       ? null
       : { name: r.sentinel.name, nodes: nodes(r.sentinel.nodes, ['redis', 'sentinel', 'nodes']), password: r.sentinel.password ?? null },
     cluster: r.cluster === undefined ? null : { nodes: nodes(r.cluster.nodes, ['redis', 'cluster', 'nodes']) },
     password: r.password ?? null,
-    connectTimeoutMs: durationMs(r.connect_timeout, D.connect_timeout, ['redis', 'connect_timeout'], problems),
-    commandTimeoutMs: durationMs(r.command_timeout, D.command_timeout, ['redis', 'command_timeout'], problems)
+    connectTimeoutMs: r.connect_timeout,
+    commandTimeoutMs: r.command_timeout
   }
 }
 
 function buildMetrics (raw: RawConfig, server: ServerConfig, problems: Problems): MetricsConfig {
-  const m = raw.metrics ?? {}
+  const m = raw.metrics
   const listen = m.listen === undefined ? null : hostPort(m.listen, ['metrics', 'listen'], problems)
   if (listen !== null && listen.port !== 0 && listen.port === server.port && listen.host === server.host) {
     problems.add(['metrics', 'listen'], 'must differ from server.listen')
   }
-  return { enabled: m.enabled ?? DEFAULTS.metrics.enabled, listen, public: m.public ?? DEFAULTS.metrics.public }
+  return { enabled: m.enabled, listen, public: m.public }
 }
 
 /** `admin`: off by default; when on, a token file is required and the address is its own. */
 function buildAdmin (raw: RawConfig, server: ServerConfig, problems: Problems, baseDir: string): AdminConfig {
-  const a = raw.admin ?? {}
+  const a = raw.admin
   const listen = a.listen === undefined ? null : hostPort(a.listen, ['admin', 'listen'], problems)
   if (listen !== null && listen.port !== 0 && listen.port === server.port && listen.host === server.host) {
     problems.add(['admin', 'listen'], 'must differ from server.listen')
