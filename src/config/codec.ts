@@ -6,7 +6,8 @@
  */
 import { TransformKind } from '@sinclair/typebox'
 import type { TransformOptions } from '@sinclair/typebox'
-import { CodecError } from './key.js'
+import { CodecError, FIELD } from './key.js'
+import type { Field } from './key.js'
 import type { Path, Problems } from './problems.js'
 
 type Node = Record<string | symbol, unknown>
@@ -30,7 +31,8 @@ export function decode (schema: unknown, value: unknown, problems: Problems, pat
     } catch (err) {
       if (!(err instanceof CodecError)) throw err
       problems.add(at, err.message)
-      return node.default === undefined ? v : codec.Decode(node.default)
+      if (err.standIn !== undefined) return err.standIn
+      return node.default === undefined ? undefined : codec.Decode(node.default)
     }
   })
 }
@@ -65,4 +67,36 @@ export function defaultsOf (schema: unknown): unknown {
     return out
   }
   return schema.default
+}
+
+function camel (key: string): string {
+  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+}
+
+/**
+ * The way back from a resolved config to the file: every key of the schema is read from its
+ * camelCase field (with the field's suffix, or from the parent for an inline field), encoded
+ * through its codec, and left out when unset (null). Mappings of user-chosen names (claims) keep
+ * their keys as written.
+ */
+export function toFile (schema: unknown, resolved: unknown): unknown {
+  if (!isRecord(schema) || resolved === undefined) return resolved
+  const node = schema as Node
+  const codec = codecOf(node)
+  // A codec sees null ("unset") too: most leave the key out, `TextOrNone` writes "".
+  if (codec !== undefined) return codec.Encode(resolved) ?? undefined
+  if (resolved === null) return undefined
+  if (Array.isArray(resolved)) return resolved.map(item => toFile(node.items, item))
+  if (!isRecord(node.properties) || !isRecord(resolved)) return resolved
+  const out: Record<string, unknown> = {}
+  for (const [key, child] of Object.entries(node.properties)) {
+    const name = fieldOf(child)
+    const value = toFile(child, name.inline === true ? resolved : resolved[camel(key) + (name.suffix ?? '')])
+    if (value !== undefined) out[key] = value
+  }
+  return out
+}
+
+function fieldOf (schema: unknown): Field {
+  return isRecord(schema) ? ((schema as Node)[FIELD] as Field | undefined) ?? {} : {}
 }

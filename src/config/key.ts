@@ -10,6 +10,7 @@
 import { Type } from '@sinclair/typebox'
 import type { TSchema, TProperties } from '@sinclair/typebox'
 import { formatDuration, parseDuration } from './duration.js'
+import { formatHostPort, parseHostPort } from './syntax.js'
 
 /** The value the example file shows for a key; `commented` writes it as a comment (`# key: value`). */
 export interface Example {
@@ -61,15 +62,63 @@ export const StrList = () => Type.Array(Str())
 
 export const DURATION_MESSAGE = 'must be a duration such as 500ms, 60s, 30m, 24h or 7d, or a whole number of seconds'
 
-/** A problem a codec reports while decoding one value; the walk adds it with the value's path. */
-export class CodecError extends Error {}
+/**
+ * A problem a codec reports while decoding one value; the walk adds it with the value's path and
+ * goes on with `standIn` (or the key's decoded default), so later checks do not pile on.
+ */
+export class CodecError extends Error {
+  constructor (message: string, readonly standIn?: unknown) {
+    super(message)
+  }
+}
+
+/**
+ * How a decoded key is named in the resolved config: its camelCase name plus `suffix` (a
+ * duration's `Ms`), or, `inline`, its decoded fields spread into the parent (`server.listen`
+ * becomes `server.host` and `server.port`).
+ */
+export const FIELD = Symbol('portcullis.config.field')
+export interface Field {
+  readonly suffix?: string
+  readonly inline?: boolean
+}
+
+/** Marks how `schema`'s decoded value is named in the resolved config (see {@link FIELD}). */
+export function field<T extends TSchema> (schema: T, options: Field): T {
+  (schema as unknown as Record<symbol, unknown>)[FIELD] = options
+  return schema
+}
 
 /** `7d`, `24h`, `30m`, `60s`, `500ms` or a whole number of seconds; decodes to milliseconds (> 0). */
-export const Duration = () => Type.Transform(Type.Unsafe<string | number>({ type: ['string', 'integer'] }))
+export const Duration = () => field(Type.Transform(Type.Unsafe<string | number>({ type: ['string', 'integer'] }))
   .Decode((text): number => {
     const ms = parseDuration(text)
     if (ms === null) throw new CodecError(DURATION_MESSAGE)
     if (ms === 0) throw new CodecError('must be greater than 0')
     return ms
   })
-  .Encode((ms): string | number => formatDuration(ms))
+  .Encode(orUnset((ms: number): string | number => formatDuration(ms))), { suffix: 'Ms' })
+
+/** An encoder that leaves an unset (null) value out of the file instead of encoding it. */
+function orUnset<T, R> (encode: (value: T) => R): (value: T) => R {
+  return value => (value === null ? undefined : encode(value)) as R
+}
+
+export interface Address {
+  readonly host: string
+  readonly port: number
+}
+
+/** `host:port` (`[::1]:4180` for IPv6); decodes to `{ host, port }`. */
+export const HostPort = () => Type.Transform(Str())
+  .Decode((text): Address => {
+    const address = parseHostPort(text)
+    if (address === null) throw new CodecError('must be host:port', { host: '0.0.0.0', port: 0 })
+    return address
+  })
+  .Encode(orUnset((address: Address): string => formatHostPort(address.host, address.port)))
+
+/** Text where `""` means "none": decodes `""` to null, and encodes null back to `""`. */
+export const TextOrNone = () => Type.Transform(Type.String())
+  .Decode((text): string | null => text === '' ? null : text)
+  .Encode((value): string => value ?? '')

@@ -11,7 +11,7 @@
  */
 import { Type } from '@sinclair/typebox'
 import type { StaticDecode } from '@sinclair/typebox'
-import { Duration, Obj, OneOf, Section, Str, StrList, key } from './key.js'
+import { Duration, HostPort, Obj, OneOf, Section, Str, StrList, TextOrNone, field, key } from './key.js'
 
 export const providerTypes = ['google', 'oidc'] as const
 export const groupSources = ['claim', 'cloud_identity', 'admin_directory'] as const
@@ -32,7 +32,7 @@ const AccessRule = () => Obj({
 })
 
 const server = Obj({
-  listen: key(Str(), 'Address the gateway listens on, host:port ([::1]:4180 for IPv6).', { default: '0.0.0.0:4180' }),
+  listen: field(key(HostPort(), 'Address the gateway listens on, host:port ([::1]:4180 for IPv6).', { default: '0.0.0.0:4180' }), { inline: true }),
   public_url: key(Str(), 'Origin users reach (scheme, host and port only); required. The sign-in callback is ' +
     'public_url + auth_prefix + /callback, which is what to register at the provider.', { example: '${PUBLIC_URL:-https://apps.example.com}' }),
   auth_prefix: key(Str(), "Where the gateway's own endpoints live (/oauth2/start, /oauth2/callback, ...).", { default: '/oauth2' }),
@@ -84,7 +84,7 @@ const provider = Obj({
   hosted_domain: Type.Optional(key(Str(), "google only: sends hd= and requires the id token's hd claim to match. Default: not set",
     { example: 'example.com' })),
   allow_insecure_issuer: key(Type.Boolean(), 'Allow an http:// issuer (local testing only).', { default: false }),
-  prompt: Type.Optional(key(Type.String(), 'prompt sent at sign-in (space-separated: none, login, consent, select_account; "" sends ' +
+  prompt: Type.Optional(key(TextOrNone(), 'prompt sent at sign-in (space-separated: none, login, consent, select_account; "" sends ' +
     'none). Default: consent for google (so a refresh token is issued), none for oidc.', { example: 'consent' })),
   groups_claim: key(Str(), "Claim of the id token / userinfo holding the user's groups (userinfo is read when the id " +
     'token lacks it and a rule uses groups or the type is oidc).', { default: 'groups' }),
@@ -245,7 +245,7 @@ const logging = Section({
 
 const metrics = Section({
   enabled: key(Type.Boolean(), 'Collect Prometheus metrics and serve them at /metrics where configured below.', { default: true }),
-  listen: Type.Optional(key(Str(), 'Serve /metrics on a separate host:port, e.g. on a private interface, for Prometheus to ' +
+  listen: Type.Optional(key(HostPort(), 'Serve /metrics on a separate host:port, e.g. on a private interface, for Prometheus to ' +
     'scrape. Default: not set', { example: '127.0.0.1:9090', commented: true })),
   public: key(Type.Boolean(), 'Also serve /metrics on the public listener (it reveals routes, traffic and errors to anyone ' +
     'who can reach the gateway). Default: false (the public listener answers 404)', { default: false })
@@ -253,7 +253,7 @@ const metrics = Section({
 
 // The admin listener (session listing and revocation): off unless `listen` is set.
 const admin = Section({
-  listen: Type.Optional(key(Str(), 'host:port of its own listener (keep it private: plain HTTP, no TLS, no mTLS). Default: not ' +
+  listen: Type.Optional(key(HostPort(), 'host:port of its own listener (keep it private: plain HTTP, no TLS, no mTLS). Default: not ' +
     'set (no admin endpoint)', { example: '127.0.0.1:9091' })),
   token_file: Type.Optional(key(Str(), 'File holding the bearer token every admin request must send (Authorization: Bearer ...). ' +
     'Required when listen is set.', { example: '/etc/portcullis/admin-token' }))

@@ -55,7 +55,7 @@ function buildBearer (raw: RawConfig, provider: ProviderConfig, problems: Proble
 
 function buildServer (raw: RawConfig, problems: Problems, baseDir: string): ServerConfig {
   const s = raw.server
-  const { host, port } = hostPort(s.listen, ['server', 'listen'], problems)
+  const { host, port } = s.listen
 
   const authPrefix = s.auth_prefix
   const prefixProblem = authPrefix === '/' ? 'must not be "/"' : pathProblem(authPrefix) ?? (authPrefix.endsWith('/') ? 'must not end with "/"' : null)
@@ -182,8 +182,9 @@ function buildProvider (raw: RawConfig, problems: Problems, baseDir: string): Pr
     else if (!isHostName(hostedDomain)) problems.add(['provider', 'hosted_domain'], 'must be a domain name such as example.com')
   }
 
-  const prompt = p.prompt ?? profile.defaultPrompt ?? ''
-  if (prompt.split(' ').some(value => prompt !== '' && !PROMPTS.includes(value))) {
+  // Absent: the profile's default; "" (decoded to null): send none.
+  const prompt = p.prompt === undefined ? profile.defaultPrompt ?? null : p.prompt
+  if (prompt !== null && prompt.split(' ').some(value => !PROMPTS.includes(value))) {
     problems.add(['provider', 'prompt'], `must be "" or space-separated values from: ${PROMPTS.join(', ')}`)
   }
 
@@ -195,7 +196,7 @@ function buildProvider (raw: RawConfig, problems: Problems, baseDir: string): Pr
     scopes: [...scopes],
     hostedDomain,
     allowInsecureIssuer,
-    prompt: prompt === '' ? null : prompt,
+    prompt,
     groupsClaim: p.groups_claim,
     timeoutMs: p.timeout,
     groups: buildGroups(raw, profile, problems, baseDir),
@@ -325,7 +326,7 @@ function buildRedis (raw: RawConfig, session: SessionConfig, problems: Problems)
 
 function buildMetrics (raw: RawConfig, server: ServerConfig, problems: Problems): MetricsConfig {
   const m = raw.metrics
-  const listen = m.listen === undefined ? null : hostPort(m.listen, ['metrics', 'listen'], problems)
+  const listen = m.listen ?? null
   if (listen !== null && listen.port !== 0 && listen.port === server.port && listen.host === server.host) {
     problems.add(['metrics', 'listen'], 'must differ from server.listen')
   }
@@ -335,7 +336,7 @@ function buildMetrics (raw: RawConfig, server: ServerConfig, problems: Problems)
 /** `admin`: off by default; when on, a token file is required and the address is its own. */
 function buildAdmin (raw: RawConfig, server: ServerConfig, problems: Problems, baseDir: string): AdminConfig {
   const a = raw.admin
-  const listen = a.listen === undefined ? null : hostPort(a.listen, ['admin', 'listen'], problems)
+  const listen = a.listen ?? null
   if (listen !== null && listen.port !== 0 && listen.port === server.port && listen.host === server.host) {
     problems.add(['admin', 'listen'], 'must differ from server.listen')
   }
