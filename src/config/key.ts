@@ -84,9 +84,9 @@ export interface Field {
 }
 
 /** Marks how `schema`'s decoded value is named in the resolved config (see {@link FIELD}). */
-export function field<T extends TSchema> (schema: T, options: Field): T {
+export function field<T extends TSchema, const F extends Field> (schema: T, options: F): T & { readonly [FIELD]: F } {
   (schema as unknown as Record<symbol, unknown>)[FIELD] = options
-  return schema
+  return schema as T & { readonly [FIELD]: F }
 }
 
 /** `7d`, `24h`, `30m`, `60s`, `500ms` or a whole number of seconds; decodes to milliseconds (> 0). */

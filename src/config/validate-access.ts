@@ -42,7 +42,7 @@ function accessRule (raw: RawAccessRule, path: Path, problems: Problems): Access
     if (value !== '*' && !isHostName(value)) problems.add([...path, 'email_domains', i], 'must be a domain such as example.com, or "*" for any verified email')
     return value
   })
-  const claims: Record<string, readonly string[]> = {}
+  const claims: Record<string, string[]> = {}
   for (const [claim, values] of Object.entries(raw.claims)) claims[claim] = [...values]
   return { emails, emailDomains, groups: [...raw.groups], claims }
 }
