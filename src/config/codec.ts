@@ -6,15 +6,12 @@
  */
 import { TransformKind } from '@sinclair/typebox'
 import type { TransformOptions } from '@sinclair/typebox'
-import { CodecError, FIELD } from './key.js'
-import type { Field } from './key.js'
+import { CodecError, isRecord } from './key.js'
+import { camel, fieldOf } from './resolved.js'
 import type { Path, Problems } from './problems.js'
 
 type Node = Record<string | symbol, unknown>
 
-function isRecord (value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 function codecOf (schema: Node): TransformOptions | undefined {
   return schema[TransformKind] as TransformOptions | undefined
@@ -69,10 +66,6 @@ export function defaultsOf (schema: unknown): unknown {
   return schema.default
 }
 
-function camel (key: string): string {
-  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
-}
-
 /**
  * The way back from a resolved config to the file: every key of the schema is read from its
  * camelCase field (with the field's suffix, or from the parent for an inline field), encoded
@@ -95,8 +88,4 @@ export function toFile (schema: unknown, resolved: unknown): unknown {
     if (value !== undefined) out[key] = value
   }
   return out
-}
-
-function fieldOf (schema: unknown): Field {
-  return isRecord(schema) ? ((schema as Node)[FIELD] as Field | undefined) ?? {} : {}
 }

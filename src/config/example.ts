@@ -5,7 +5,7 @@
  * when the committed file differs from what this renders.
  */
 import { stringify } from 'yaml'
-import { EXAMPLE } from './key.js'
+import { EXAMPLE, isRecord } from './key.js'
 import type { Example } from './key.js'
 import { ConfigSchema } from './schema.js'
 
@@ -13,9 +13,6 @@ const WIDTH = 100
 
 type Node = Record<string | symbol, unknown>
 
-function isRecord (value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
 
 /** A key whose children are keys of the schema (a section), not a free-form mapping. */
 function propertiesOf (node: Node): Record<string, Node> | null {

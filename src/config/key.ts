@@ -18,6 +18,10 @@ export interface Example {
   readonly commented: boolean
 }
 
+export function isRecord (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
 export const EXAMPLE = Symbol('portcullis.config.example')
 
 export interface KeyOptions {

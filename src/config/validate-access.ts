@@ -10,6 +10,7 @@ import { canonicalEmail } from '../domain/email.js'
 import type { Path, Problems } from './problems.js'
 import type { RawAccessRule, RawConfig } from './schema.js'
 import type { AccessRule, IdentityConfig, RouteConfig, ServerConfig } from './types.js'
+import type { Base } from './validate.js'
 
 export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
@@ -53,7 +54,7 @@ function isEmptyRule (rule: AccessRule): boolean {
 }
 
 /** The routes, in file order; paths and upstreams are checked and normalised. */
-export function buildRoutes (raw: RawConfig, server: ServerConfig, problems: Problems): RouteConfig[] {
+export function buildRoutes (raw: RawConfig, base: Base, server: ServerConfig, problems: Problems): RouteConfig[] {
   const routes = raw.routes
   if (routes.length === 0) problems.add(['routes'], 'at least one route is required')
   const seen = new Map<string, number>()
@@ -90,14 +91,10 @@ export function buildRoutes (raw: RawConfig, server: ServerConfig, problems: Pro
     }
 
     return {
-      path: route.path,
+      ...base.routes[i],
       upstream: upstream(route.upstream, [...path, 'upstream'], problems),
-      public: isPublic,
-      api,
       allow,
       methods,
-      refreshOnUpstream401: route.refresh_on_upstream_401,
-      stripPrefix: route.strip_prefix,
       // A public route has nobody to authenticate; otherwise the route's own word, else `bearer.enabled`.
       bearer: !isPublic && (route.bearer ?? raw.bearer.enabled)
     }
@@ -117,18 +114,10 @@ function upstream (value: string, path: Path, problems: Problems): string {
 }
 
 /** The identity headers and the signed assertion sent upstream. */
-export function buildIdentity (raw: RawConfig, problems: Problems, baseDir: string): IdentityConfig {
-  const id = raw.identity
-  const a = id.assertion
-  const h = id.headers
-  const headers = {
-    user: h.user,
-    email: h.email,
-    preferredUsername: h.preferred_username,
-    groups: h.groups
-  }
-  const enabled = a.enabled
-  const header = a.header
+export function buildIdentity (raw: RawConfig, base: Base, problems: Problems, baseDir: string): IdentityConfig {
+  const a = raw.identity.assertion
+  const { headers } = base.identity
+  const { enabled, header } = a
 
   const named: Array<[Path, string]> = [
     [['identity', 'headers', 'user'], headers.user],
@@ -147,23 +136,9 @@ export function buildIdentity (raw: RawConfig, problems: Problems, baseDir: stri
     else taken.set(lower, path)
   }
 
-  const ttlPath = ['identity', 'assertion', 'ttl']
-  const ttlMs = a.ttl
-  if (ttlMs > (parseDuration(DEFAULTS.assertionMaxTtl) as number)) problems.add(ttlPath, `must be at most ${DEFAULTS.assertionMaxTtl}`)
-  const rotatePath = ['identity', 'assertion', 'rotate']
-  const rotateMs = a.rotate
-  if (rotateMs < (parseDuration(DEFAULTS.assertionMinRotate) as number)) problems.add(rotatePath, `must be at least ${DEFAULTS.assertionMinRotate}`)
+  if (a.ttl > (parseDuration(DEFAULTS.assertionMaxTtl) as number)) problems.add(['identity', 'assertion', 'ttl'], `must be at most ${DEFAULTS.assertionMaxTtl}`)
+  if (a.rotate < (parseDuration(DEFAULTS.assertionMinRotate) as number)) problems.add(['identity', 'assertion', 'rotate'], `must be at least ${DEFAULTS.assertionMinRotate}`)
 
-  return {
-    headers,
-    passAccessToken: id.pass_access_token,
-    passIdToken: id.pass_id_token,
-    assertion: {
-      enabled,
-      header,
-      keyFile: a.key_file === undefined ? null : readableFile(a.key_file, baseDir, ['identity', 'assertion', 'key_file'], problems),
-      ttlMs,
-      rotateMs
-    }
-  }
+  const keyFile = a.key_file === undefined ? null : readableFile(a.key_file, baseDir, ['identity', 'assertion', 'key_file'], problems)
+  return { ...base.identity, assertion: { ...base.identity.assertion, keyFile } }
 }

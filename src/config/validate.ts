@@ -1,7 +1,8 @@
 /**
- * Turns a schema-valid file into the resolved {@link Config}: fills defaults from `defaults.ts`,
- * converts durations and addresses, and checks everything the schema cannot express (URL shapes,
- * cross-key rules). Every problem is collected; nothing here throws.
+ * Turns a schema-valid, decoded file into the resolved {@link Config}: the schema's own mapping
+ * (`toResolved`) names every key, and the rules here check and settle what the schema cannot
+ * express (URL shapes, normalised names, cross-key rules). Every problem is collected; nothing
+ * here throws.
  */
 import { DEFAULTS } from './defaults.js'
 import { parseDuration } from './duration.js'
@@ -11,52 +12,54 @@ import { isHostName, isIpOrCidr, isToken, parseHttpUrl, pathProblem } from './sy
 import { buildAccess, buildIdentity, buildRoutes } from './validate-access.js'
 import { buildPages } from './validate-pages.js'
 import type { Problems } from './problems.js'
+import { ConfigSchema } from './schema.js'
 import type { RawConfig } from './schema.js'
-import type { AdminConfig, BearerConfig, Config, ForwardAuthConfig, GroupsConfig, MetricsConfig, PendingSignInsConfig, ProviderConfig, RateLimitConfig, RedisConfig, ServerConfig, ServerTimeouts, SessionConfig } from './types.js'
+import { toResolved } from './resolved.js'
+import type { Resolved } from './resolved.js'
+import type { AdminConfig, BearerConfig, Config, ForwardAuthConfig, GroupsConfig, MetricsConfig, ProviderConfig, RedisConfig, ServerConfig, SessionConfig } from './types.js'
+
+/** The file in resolved terms, before the rules below settle it. */
+export type Base = Resolved<typeof ConfigSchema>
 
 const PROMPTS = ['none', 'login', 'consent', 'select_account']
 
 /** Builds the resolved config, reporting every semantic problem into `problems`. */
 export function buildConfig (raw: RawConfig, problems: Problems, baseDir: string): Config {
+  const base = toResolved(ConfigSchema, raw)
   // Built in file order, so problems are listed in the order the operator reads the file.
-  const server = buildServer(raw, problems, baseDir)
-  const provider = buildProvider(raw, problems, baseDir)
-  const session = buildSession(raw, server, problems)
+  const server = buildServer(raw, base, problems, baseDir)
+  const provider = buildProvider(raw, base, problems, baseDir)
+  const session = buildSession(raw, base, server, problems)
   return {
+    ...base,
     server,
     provider,
     session,
-    redis: buildRedis(raw, session, problems),
+    redis: buildRedis(raw, base, session, problems),
     access: buildAccess(raw, problems),
-    routes: buildRoutes(raw, server, problems),
-    identity: buildIdentity(raw, problems, baseDir),
-    forwardAuth: buildForwardAuth(raw, problems),
-    logging: {
-      level: raw.logging.level,
-      format: raw.logging.format
-    },
-    metrics: buildMetrics(raw, server, problems),
-    bearer: buildBearer(raw, provider, problems),
-    admin: buildAdmin(raw, server, problems, baseDir),
-    pages: buildPages(raw, problems, baseDir)
+    routes: buildRoutes(raw, base, server, problems),
+    identity: buildIdentity(raw, base, problems, baseDir),
+    forwardAuth: buildForwardAuth(raw, base, problems),
+    metrics: buildMetrics(base, server, problems),
+    bearer: buildBearer(raw, base, provider, problems),
+    admin: buildAdmin(raw, base, server, problems, baseDir),
+    pages: buildPages(raw, base, problems, baseDir)
   }
 }
 
 // ---- bearer (machine callers with ID tokens) ----
-function buildBearer (raw: RawConfig, provider: ProviderConfig, problems: Problems): BearerConfig {
+function buildBearer (raw: RawConfig, base: Base, provider: ProviderConfig, problems: Problems): BearerConfig {
   const b = raw.bearer
   const clockSkewMs = b.clock_skew
   if (clockSkewMs > (parseDuration(DEFAULTS.bearerMaxClockSkew) as number)) problems.add(['bearer', 'clock_skew'], `must be at most ${DEFAULTS.bearerMaxClockSkew}`)
   const audiences = b.audiences ?? [provider.clientId]
   if (audiences.length === 0) problems.add(['bearer', 'audiences'], 'must name at least one audience (default: provider.client_id)')
-  return { enabled: b.enabled, audiences: [...audiences], algorithms: [...new Set(b.algorithms)], clockSkewMs }
+  return { ...base.bearer, audiences: [...audiences], algorithms: [...new Set(b.algorithms)] }
 }
 // ---- end bearer ----
 
-function buildServer (raw: RawConfig, problems: Problems, baseDir: string): ServerConfig {
+function buildServer (raw: RawConfig, base: Base, problems: Problems, baseDir: string): ServerConfig {
   const s = raw.server
-  const { host, port } = s.listen
-
   const authPrefix = s.auth_prefix
   const prefixProblem = authPrefix === '/' ? 'must not be "/"' : pathProblem(authPrefix) ?? (authPrefix.endsWith('/') ? 'must not end with "/"' : null)
   if (prefixProblem !== null) problems.add(['server', 'auth_prefix'], prefixProblem)
@@ -77,67 +80,38 @@ function buildServer (raw: RawConfig, problems: Problems, baseDir: string): Serv
     return host
   })
 
+  const publicUrl = origin(s.public_url, problems)
+  checkTimeouts(raw, problems)
   return {
-    host,
-    port,
-    publicUrl: origin(s.public_url, problems),
+    ...base.server,
+    publicUrl,
     // A bad prefix is replaced by the default so the route checks do not pile on knock-on errors.
     authPrefix: prefixProblem === null ? authPrefix : DEFAULTS.server.auth_prefix,
-    trustedProxies: [...trustedProxies],
     allowedRedirectHosts,
-    shutdownTimeoutMs: s.shutdown_timeout,
-    upstreamTimeoutMs: s.upstream_timeout,
-    workers: s.workers,
     tls: s.tls === undefined
       ? null
       : {
           certFile: readableFile(s.tls.cert_file, baseDir, ['server', 'tls', 'cert_file'], problems),
           keyFile: readableFile(s.tls.key_file, baseDir, ['server', 'tls', 'key_file'], problems)
-        },
-    timeouts: buildTimeouts(raw, problems),
-    rateLimit: buildRateLimit(raw),
-    pendingSignIns: buildPendingSignIns(raw)
+        }
   }
 }
 
 /** `forward_auth`: two distinct header names. */
-function buildForwardAuth (raw: RawConfig, problems: Problems): ForwardAuthConfig {
+function buildForwardAuth (raw: RawConfig, base: Base, problems: Problems): ForwardAuthConfig {
   const uriHeader = raw.forward_auth.uri_header.toLowerCase()
   const methodHeader = raw.forward_auth.method_header.toLowerCase()
   if (!isToken(uriHeader)) problems.add(['forward_auth', 'uri_header'], 'must be an HTTP header name such as X-Forwarded-Uri')
   if (!isToken(methodHeader)) problems.add(['forward_auth', 'method_header'], 'must be an HTTP header name such as X-Forwarded-Method')
   else if (methodHeader === uriHeader) problems.add(['forward_auth', 'method_header'], 'must differ from forward_auth.uri_header')
-  return { uriHeader, methodHeader }
+  return { ...base.forwardAuth, uriHeader, methodHeader }
 }
 
 // Limits that hold under abuse (docs/security.md).
-function buildTimeouts (raw: RawConfig, problems: Problems): ServerTimeouts {
+function checkTimeouts (raw: RawConfig, problems: Problems): void {
   const t = raw.server.timeouts
-  const path = ['server', 'timeouts']
-  const headersMs = t.headers
-  const requestMs = t.request
   // Node refuses a headers timeout longer than the request timeout.
-  if (headersMs > requestMs) problems.add([...path, 'headers'], 'must not be longer than server.timeouts.request')
-  return {
-    headersMs,
-    requestMs,
-    keepAliveMs: t.keep_alive,
-    idleMs: t.idle
-  }
-}
-
-function buildRateLimit (raw: RawConfig): RateLimitConfig {
-  const r = raw.server.rate_limit
-  return {
-    signIn: r.sign_in,
-    windowMs: r.window,
-    maxClients: r.max_clients
-  }
-}
-
-function buildPendingSignIns (raw: RawConfig): PendingSignInsConfig {
-  const p = raw.server.pending_sign_ins
-  return { perClient: p.per_client, total: p.total }
+  if (t.headers > t.request) problems.add(['server', 'timeouts', 'headers'], 'must not be longer than server.timeouts.request')
 }
 
 function origin (value: string, problems: Problems): string {
@@ -152,7 +126,7 @@ function origin (value: string, problems: Problems): string {
   return url.origin
 }
 
-function buildProvider (raw: RawConfig, problems: Problems, baseDir: string): ProviderConfig {
+function buildProvider (raw: RawConfig, base: Base, problems: Problems, baseDir: string): ProviderConfig {
   const p = raw.provider
   const profile = profileFor(p.type)
   const allowInsecureIssuer = p.allow_insecure_issuer
@@ -189,23 +163,17 @@ function buildProvider (raw: RawConfig, problems: Problems, baseDir: string): Pr
   }
 
   return {
-    type: p.type,
+    ...base.provider,
     issuer,
-    clientId: p.client_id,
     clientSecret: p.client_secret ?? '',
-    scopes: [...scopes],
     hostedDomain,
-    allowInsecureIssuer,
     prompt,
-    groupsClaim: p.groups_claim,
-    timeoutMs: p.timeout,
-    groups: buildGroups(raw, profile, problems, baseDir),
-    rpInitiatedLogout: p.rp_initiated_logout
+    groups: buildGroups(raw, base, profile, problems, baseDir)
   }
 }
 
 // ---- provider.groups (Workspace groups) ----
-function buildGroups (raw: RawConfig, profile: ProviderProfile, problems: Problems, baseDir: string): GroupsConfig {
+function buildGroups (raw: RawConfig, base: Base, profile: ProviderProfile, problems: Problems, baseDir: string): GroupsConfig {
   const g = raw.provider.groups
   const path = ['provider', 'groups']
   const source = g.source
@@ -230,10 +198,7 @@ function buildGroups (raw: RawConfig, profile: ProviderProfile, problems: Proble
     else apiRoot = g.api_root.replace(/\/+$/, '')
   }
   return {
-    source,
-    maxAgeMs: g.max_age,
-    timeoutMs: g.timeout,
-    pageSize: g.page_size,
+    ...base.provider.groups,
     serviceAccountKeyFile: keyFile,
     impersonate: directory ? g.impersonate ?? null : null,
     apiRoot
@@ -241,7 +206,7 @@ function buildGroups (raw: RawConfig, profile: ProviderProfile, problems: Proble
 }
 // ---- end provider.groups ----
 
-function buildSession (raw: RawConfig, server: ServerConfig, problems: Problems): SessionConfig {
+function buildSession (raw: RawConfig, base: Base, server: ServerConfig, problems: Problems): SessionConfig {
   const s = raw.session
   const c = s.cookie
   const secure = c.secure
@@ -275,74 +240,47 @@ function buildSession (raw: RawConfig, server: ServerConfig, problems: Problems)
   })
   if (sameSite === 'none' && !secure) problems.add([...path, 'same_site'], 'none requires secure: true')
 
-  const lifetimeMs = s.lifetime
-  const idleTimeoutMs = s.idle_timeout
-  if (idleTimeoutMs > lifetimeMs) problems.add(['session', 'idle_timeout'], 'must not be longer than session.lifetime')
+  if (s.idle_timeout > s.lifetime) problems.add(['session', 'idle_timeout'], 'must not be longer than session.lifetime')
 
   const store = s.store
   // Worker processes share nothing but the store: with the memory store each would hold its own sessions.
   if (server.workers > 1 && store === 'memory') problems.add(['server', 'workers'], 'must be 1 when session.store is memory (workers share sessions only through redis)')
-  const cacheTtlMs = s.cache.ttl
   // An entry must not outlive a small part of the idle timeout (see session/cache.ts).
-  if (cacheTtlMs > 60_000) problems.add(['session', 'cache', 'ttl'], 'must be at most 60s')
+  if (s.cache.ttl > 60_000) problems.add(['session', 'cache', 'ttl'], 'must be at most 60s')
 
-  return {
-    store,
-    cookie: { name, secrets: [...secrets], secure, sameSite, domain },
-    lifetimeMs,
-    idleTimeoutMs,
-    refreshBeforeExpiryMs: s.refresh_before_expiry,
-    loginTimeoutMs: s.login_timeout,
-    cache: {
-      enabled: s.cache.enabled,
-      ttlMs: cacheTtlMs,
-      maxEntries: s.cache.max_entries
-    }
-  }
+  return { ...base.session, cookie: { ...base.session.cookie, name, secrets: [...secrets], domain } }
 }
 
-function buildRedis (raw: RawConfig, session: SessionConfig, problems: Problems): RedisConfig {
+function buildRedis (raw: RawConfig, base: Base, session: SessionConfig, problems: Problems): RedisConfig {
   const r = raw.redis
   const targets = [r.url, r.sentinel, r.cluster].filter(t => t !== undefined).length
   if (targets > 1) problems.add(['redis'], 'set only one of url, sentinel or cluster')
   else if (targets === 0 && session.store === 'redis') problems.add(['redis'], 'one of url, sentinel or cluster is required when session.store is redis')
 
   if (r.url !== undefined && !isRedisUrl(r.url)) problems.add(['redis', 'url'], 'must be a redis:// or rediss:// URL')
-  const nodes = (list: readonly string[], path: Array<string | number>): string[] =>
-    list.map((node, i) => { hostPort(node, [...path, i], problems); return node })
-
-  return {
-    url: r.url ?? null,
-    keyPrefix: r.key_prefix,
-    sentinel: r.sentinel === undefined
-      ? null
-      : { name: r.sentinel.name, nodes: nodes(r.sentinel.nodes, ['redis', 'sentinel', 'nodes']), password: r.sentinel.password ?? null },
-    cluster: r.cluster === undefined ? null : { nodes: nodes(r.cluster.nodes, ['redis', 'cluster', 'nodes']) },
-    password: r.password ?? null,
-    connectTimeoutMs: r.connect_timeout,
-    commandTimeoutMs: r.command_timeout
-  }
+  r.sentinel?.nodes.forEach((node, i) => hostPort(node, ['redis', 'sentinel', 'nodes', i], problems))
+  r.cluster?.nodes.forEach((node, i) => hostPort(node, ['redis', 'cluster', 'nodes', i], problems))
+  return base.redis
 }
 
-function buildMetrics (raw: RawConfig, server: ServerConfig, problems: Problems): MetricsConfig {
-  const m = raw.metrics
-  const listen = m.listen ?? null
+function buildMetrics (base: Base, server: ServerConfig, problems: Problems): MetricsConfig {
+  const { listen } = base.metrics
   if (listen !== null && listen.port !== 0 && listen.port === server.port && listen.host === server.host) {
     problems.add(['metrics', 'listen'], 'must differ from server.listen')
   }
-  return { enabled: m.enabled, listen, public: m.public }
+  return base.metrics
 }
 
 /** `admin`: off by default; when on, a token file is required and the address is its own. */
-function buildAdmin (raw: RawConfig, server: ServerConfig, problems: Problems, baseDir: string): AdminConfig {
+function buildAdmin (raw: RawConfig, base: Base, server: ServerConfig, problems: Problems, baseDir: string): AdminConfig {
   const a = raw.admin
-  const listen = a.listen ?? null
+  const { listen } = base.admin
   if (listen !== null && listen.port !== 0 && listen.port === server.port && listen.host === server.host) {
     problems.add(['admin', 'listen'], 'must differ from server.listen')
   }
   if (listen !== null && a.token_file === undefined) problems.add(['admin', 'token_file'], 'is required when admin.listen is set')
   const tokenFile = a.token_file === undefined ? null : readableFile(a.token_file, baseDir, ['admin', 'token_file'], problems)
-  return { listen, tokenFile }
+  return { ...base.admin, tokenFile }
 }
 
 function isRedisUrl (value: string): boolean {
