@@ -4,7 +4,7 @@
  * not decode with its path; `encode` is the way back, which `portcullis check` prints;
  * `defaultsOf` collects the defaults the schema declares.
  */
-import { TransformKind } from '@sinclair/typebox'
+import { OptionalKind, TransformKind } from '@sinclair/typebox'
 import type { TransformOptions } from '@sinclair/typebox'
 import { CodecError, isRecord } from './key.js'
 import { camel, fieldOf } from './resolved.js'
@@ -52,10 +52,14 @@ function walk (schema: unknown, value: unknown, path: Path, apply: (codec: Trans
   return value
 }
 
-/** The defaults the schema declares, as one object in file terms (keys without a default left out). */
+/**
+ * The defaults the schema declares, as one object in file terms (keys without a default left out,
+ * and sections that are absent unless written, such as `server.tls`).
+ */
 export function defaultsOf (schema: unknown): unknown {
   if (!isRecord(schema)) return undefined
-  if (schema.type === 'object' && isRecord(schema.properties)) {
+  const absentUnlessWritten = (schema as Node)[OptionalKind] !== undefined && schema.default === undefined
+  if (schema.type === 'object' && isRecord(schema.properties) && !absentUnlessWritten) {
     const out: Record<string, unknown> = {}
     for (const [k, child] of Object.entries(schema.properties)) {
       const value = defaultsOf(child)
