@@ -277,8 +277,8 @@ const pages = Section({
 }, "The gateway's own pages (sign-in, sign-out, 403, errors): see docs/pages.md.")
 
 export const ConfigSchema = key(Obj({
-  server,
-  provider,
+  server: key(server, 'The listener users reach, and the limits that hold under abuse (docs/security.md).'),
+  provider: key(provider, 'The OpenID Connect provider users sign in with (docs/google.md for Google).'),
   session,
   redis,
   access: key(AccessRule(), 'Who may use the gateway at all: denied unless a rule allows. At least one rule is required; ' +
