@@ -5,27 +5,9 @@
  */
 import { accessSync, constants, statSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { parseDuration } from './duration.js'
 import { parseHostPort } from './syntax.js'
 import { describeFsError } from './sources.js'
 import type { Path, Problems } from './problems.js'
-
-export const DURATION_MESSAGE = 'must be a duration such as 500ms, 60s, 30m, 24h or 7d, or a whole number of seconds'
-
-/** Parses a duration (or the default when absent) into milliseconds; must be greater than 0. */
-export function durationMs (value: string | number | undefined, fallback: string, path: Path, problems: Problems): number {
-  const standIn = parseDuration(fallback) as number
-  const ms = parseDuration(value ?? fallback)
-  if (ms === null) {
-    problems.add(path, DURATION_MESSAGE)
-    return standIn
-  }
-  if (ms === 0) {
-    problems.add(path, 'must be greater than 0')
-    return standIn
-  }
-  return ms
-}
 
 /** Parses `host:port`, reporting `must be host:port` at `path` when it is not. */
 export function hostPort (value: string, path: Path, problems: Problems): { host: string, port: number } {

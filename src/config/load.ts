@@ -10,6 +10,8 @@ import { GatewayError } from '../errors.js'
 import { Problems } from './problems.js'
 import { ConfigSchema } from './schema.js'
 import { checkShape, shapeWithoutUnknownKeys } from './shape.js'
+import { decode } from './codec.js'
+import type { RawConfig } from './schema.js'
 import { describeFsError, resolveSources } from './sources.js'
 import { buildConfig } from './validate.js'
 import type { Config } from './types.js'
@@ -72,10 +74,10 @@ export function parseConfig (text: string, options: ParseOptions): Config {
   // unknown keys were all that was wrong: then the rest is checked too, for one complete report.
   if (!checkShape(resolved, problems)) {
     const known = shapeWithoutUnknownKeys(resolved)
-    if (known !== null) buildConfig(known, problems, options.baseDir)
+    if (known !== null) buildConfig(decode(ConfigSchema, known, problems) as RawConfig, problems, options.baseDir)
     throw fail(problems.lines)
   }
-  const config = buildConfig(resolved, problems, options.baseDir)
+  const config = buildConfig(decode(ConfigSchema, resolved, problems) as RawConfig, problems, options.baseDir)
   if (problems.size > 0) throw fail(problems.lines)
   return deepFreeze(config)
 }

@@ -5,17 +5,19 @@
 import { Ajv } from 'ajv'
 import type { ErrorObject } from 'ajv'
 import { ConfigSchema } from './schema.js'
-import type { RawConfig } from './schema.js'
-import { DURATION_MESSAGE } from './fields.js'
+import type { StaticEncode } from '@sinclair/typebox'
+import { DURATION_MESSAGE } from './key.js'
 import type { Path, Problems } from './problems.js'
 
 // Strict mode makes a typo in the schema itself (an unknown keyword) fail loudly at start-up.
 // Union types are allowed for durations only (`7d` or a number of seconds).
 // `verbose` hands each error its parent schema, where the known keys for a suggestion are found.
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true })
-const validate = ajv.compile<RawConfig>(ConfigSchema)
+// `useDefaults` fills every absent key that has a default in place (sections default to `{}`, so
+// their keys are filled too).
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true, useDefaults: true })
+const validate = ajv.compile<FileConfig>(ConfigSchema)
 // The same schema, dropping unknown keys instead of reporting them (see shapeWithoutUnknownKeys).
-const stripUnknown = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, removeAdditional: 'all' }).compile<RawConfig>(ConfigSchema)
+const stripUnknown = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, removeAdditional: 'all', useDefaults: true }).compile<FileConfig>(ConfigSchema)
 
 const TYPE_MESSAGES: Record<string, string> = {
   string: 'must be a string',
@@ -27,8 +29,14 @@ const TYPE_MESSAGES: Record<string, string> = {
   'string,integer': DURATION_MESSAGE
 }
 
-/** True when `data` has the schema's shape; otherwise every shape problem is added to `problems`. */
-export function checkShape (data: unknown, problems: Problems): data is RawConfig {
+/** The config file as written, once it has passed the schema (defaults filled, durations still text). */
+export type FileConfig = StaticEncode<typeof ConfigSchema>
+
+/**
+ * True when `data` has the schema's shape (its absent keys are then filled with their defaults);
+ * otherwise every shape problem is added to `problems`.
+ */
+export function checkShape (data: unknown, problems: Problems): data is FileConfig {
   if (data === null || data === undefined) {
     problems.add([], 'the file is empty')
     return false
@@ -47,7 +55,7 @@ export function checkShape (data: unknown, problems: Problems): data is RawConfi
  * null otherwise. The semantic checks can then run too, so one pass reports a misspelt key and,
  * say, a missing client secret together.
  */
-export function shapeWithoutUnknownKeys (data: unknown): RawConfig | null {
+export function shapeWithoutUnknownKeys (data: unknown): FileConfig | null {
   if (data === null || typeof data !== 'object') return null
   const copy = structuredClone(data)
   return stripUnknown(copy) ? copy : null

@@ -3,13 +3,14 @@
  * their upstreams and per-route rules, and the identity headers sent upstream.
  */
 import { DEFAULTS } from './defaults.js'
-import { durationMs, readableFile } from './fields.js'
+import { readableFile } from './fields.js'
 import { parseDuration } from './duration.js'
 import { isHostName, isToken, parseHttpUrl, pathProblem } from './syntax.js'
 import { canonicalEmail } from '../domain/email.js'
 import type { Path, Problems } from './problems.js'
 import type { RawAccessRule, RawConfig } from './schema.js'
 import type { AccessRule, IdentityConfig, RouteConfig, ServerConfig } from './types.js'
+import type { Base } from './validate.js'
 
 export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
@@ -22,7 +23,7 @@ const RESERVED_HEADERS = ['host', 'cookie', 'set-cookie', 'authorization', 'conn
 
 /** The top-level `access` rule; a config that allows nobody explicitly is refused. */
 export function buildAccess (raw: RawConfig, problems: Problems): AccessRule {
-  const rule = accessRule(raw.access ?? {}, ['access'], problems)
+  const rule = accessRule(raw.access, ['access'], problems)
   if (isEmptyRule(rule)) {
     problems.add(['access'], 'at least one rule is required (emails, email_domains, groups or claims); ' +
       'to allow any verified email, write email_domains: ["*"]')
@@ -31,20 +32,20 @@ export function buildAccess (raw: RawConfig, problems: Problems): AccessRule {
 }
 
 function accessRule (raw: RawAccessRule, path: Path, problems: Problems): AccessRule {
-  const emails = (raw.emails ?? []).map((email, i) => {
+  const emails = raw.emails.map((email, i) => {
     // The same check the decision applies: an address it could never match is a config error.
     const canonical = canonicalEmail(email)
     if (canonical === null) problems.add([...path, 'emails', i], 'must be a plain ASCII email address such as alice@example.com')
     return canonical ?? email.toLowerCase()
   })
-  const emailDomains = (raw.email_domains ?? []).map((domain, i) => {
+  const emailDomains = raw.email_domains.map((domain, i) => {
     const value = domain.toLowerCase().replace(/^@/, '')
     if (value !== '*' && !isHostName(value)) problems.add([...path, 'email_domains', i], 'must be a domain such as example.com, or "*" for any verified email')
     return value
   })
-  const claims: Record<string, readonly string[]> = {}
-  for (const [claim, values] of Object.entries(raw.claims ?? {})) claims[claim] = [...values]
-  return { emails, emailDomains, groups: [...(raw.groups ?? [])], claims }
+  const claims: Record<string, string[]> = {}
+  for (const [claim, values] of Object.entries(raw.claims)) claims[claim] = [...values]
+  return { emails, emailDomains, groups: [...raw.groups], claims }
 }
 
 function isEmptyRule (rule: AccessRule): boolean {
@@ -53,8 +54,8 @@ function isEmptyRule (rule: AccessRule): boolean {
 }
 
 /** The routes, in file order; paths and upstreams are checked and normalised. */
-export function buildRoutes (raw: RawConfig, server: ServerConfig, problems: Problems): RouteConfig[] {
-  const routes = raw.routes ?? []
+export function buildRoutes (raw: RawConfig, base: Base, server: ServerConfig, problems: Problems): RouteConfig[] {
+  const routes = raw.routes
   if (routes.length === 0) problems.add(['routes'], 'at least one route is required')
   const seen = new Map<string, number>()
   return routes.map((route, i) => {
@@ -69,8 +70,8 @@ export function buildRoutes (raw: RawConfig, server: ServerConfig, problems: Pro
     }
     if (!seen.has(route.path)) seen.set(route.path, i)
 
-    const isPublic = route.public ?? DEFAULTS.route.public
-    const api = route.api ?? DEFAULTS.route.api
+    const isPublic = route.public
+    const api = route.api
     if (isPublic && api) problems.add(path, 'public and api cannot both be true')
     if (isPublic && route.allow !== undefined) problems.add(path, 'a public route cannot have allow rules')
 
@@ -90,16 +91,12 @@ export function buildRoutes (raw: RawConfig, server: ServerConfig, problems: Pro
     }
 
     return {
-      path: route.path,
+      ...base.routes[i],
       upstream: upstream(route.upstream, [...path, 'upstream'], problems),
-      public: isPublic,
-      api,
       allow,
       methods,
-      refreshOnUpstream401: route.refresh_on_upstream_401 ?? DEFAULTS.route.refresh_on_upstream_401,
-      stripPrefix: route.strip_prefix ?? DEFAULTS.route.strip_prefix,
       // A public route has nobody to authenticate; otherwise the route's own word, else `bearer.enabled`.
-      bearer: !isPublic && (route.bearer ?? raw.bearer?.enabled ?? DEFAULTS.bearer.enabled)
+      bearer: !isPublic && (route.bearer ?? raw.bearer.enabled)
     }
   })
 }
@@ -117,19 +114,10 @@ function upstream (value: string, path: Path, problems: Problems): string {
 }
 
 /** The identity headers and the signed assertion sent upstream. */
-export function buildIdentity (raw: RawConfig, problems: Problems, baseDir: string): IdentityConfig {
-  const id = raw.identity ?? {}
-  const D = DEFAULTS.identity
-  const a = id.assertion ?? {}
-  const h = id.headers ?? {}
-  const headers = {
-    user: h.user ?? D.headers.user,
-    email: h.email ?? D.headers.email,
-    preferredUsername: h.preferred_username ?? D.headers.preferred_username,
-    groups: h.groups ?? D.headers.groups
-  }
-  const enabled = a.enabled ?? D.assertion.enabled
-  const header = a.header ?? D.assertion.header
+export function buildIdentity (raw: RawConfig, base: Base, problems: Problems, baseDir: string): IdentityConfig {
+  const a = raw.identity.assertion
+  const { headers } = base.identity
+  const { enabled, header } = a
 
   const named: Array<[Path, string]> = [
     [['identity', 'headers', 'user'], headers.user],
@@ -148,23 +136,9 @@ export function buildIdentity (raw: RawConfig, problems: Problems, baseDir: stri
     else taken.set(lower, path)
   }
 
-  const ttlPath = ['identity', 'assertion', 'ttl']
-  const ttlMs = durationMs(a.ttl, D.assertion.ttl, ttlPath, problems)
-  if (ttlMs > (parseDuration(DEFAULTS.assertionMaxTtl) as number)) problems.add(ttlPath, `must be at most ${DEFAULTS.assertionMaxTtl}`)
-  const rotatePath = ['identity', 'assertion', 'rotate']
-  const rotateMs = durationMs(a.rotate, D.assertion.rotate, rotatePath, problems)
-  if (rotateMs < (parseDuration(DEFAULTS.assertionMinRotate) as number)) problems.add(rotatePath, `must be at least ${DEFAULTS.assertionMinRotate}`)
+  if (a.ttl > (parseDuration(DEFAULTS.assertionMaxTtl) as number)) problems.add(['identity', 'assertion', 'ttl'], `must be at most ${DEFAULTS.assertionMaxTtl}`)
+  if (a.rotate < (parseDuration(DEFAULTS.assertionMinRotate) as number)) problems.add(['identity', 'assertion', 'rotate'], `must be at least ${DEFAULTS.assertionMinRotate}`)
 
-  return {
-    headers,
-    passAccessToken: id.pass_access_token ?? D.pass_access_token,
-    passIdToken: id.pass_id_token ?? D.pass_id_token,
-    assertion: {
-      enabled,
-      header,
-      keyFile: a.key_file === undefined ? null : readableFile(a.key_file, baseDir, ['identity', 'assertion', 'key_file'], problems),
-      ttlMs,
-      rotateMs
-    }
-  }
+  const keyFile = a.key_file === undefined ? null : readableFile(a.key_file, baseDir, ['identity', 'assertion', 'key_file'], problems)
+  return { ...base.identity, assertion: { ...base.identity.assertion, keyFile } }
 }

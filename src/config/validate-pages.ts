@@ -10,19 +10,19 @@ import { readableFile } from './fields.js'
 import type { Problems } from './problems.js'
 import type { RawConfig } from './schema.js'
 import type { PagesConfig } from './types.js'
+import type { Base } from './validate.js'
 
 const LOGO_TYPES: Readonly<Record<string, string>> = { '.png': 'image/png', '.svg': 'image/svg+xml', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif' }
 
 /** Minimum contrast of white button text on the accent colour (WCAG AA for normal text). */
 export const MIN_ACCENT_CONTRAST = 4.5
 
-export function buildPages (raw: RawConfig, problems: Problems, baseDir: string): PagesConfig {
-  const p = raw.pages ?? {}
-  const b = p.brand ?? {}
-  const D = DEFAULTS.pages
+export function buildPages (raw: RawConfig, base: Base, problems: Problems, baseDir: string): PagesConfig {
+  const p = raw.pages
+  const b = p.brand
   const path = ['pages', 'brand']
 
-  const accent = (b.accent ?? D.brand.accent).toLowerCase()
+  const accent = (b.accent).toLowerCase()
   if (!/^#[0-9a-f]{6}$/.test(accent)) {
     problems.add([...path, 'accent'], 'must be a colour written #rrggbb, such as #1f5fbf')
   } else if (contrastRatio(accent, '#ffffff') < MIN_ACCENT_CONTRAST) {
@@ -58,10 +58,8 @@ export function buildPages (raw: RawConfig, problems: Problems, baseDir: string)
   const support = b.support?.trim() ?? null
   if (support !== null && support.length > 200) problems.add([...path, 'support'], 'must be at most 200 characters')
 
-  return {
-    signIn: p.sign_in ?? D.sign_in,
-    brand: { name: b.name ?? D.brand.name, logo, logoFile, accent, support }
-  }
+  // The brand's logo is settled into one value; `logo_url` is not kept beside it.
+  return { ...base.pages, brand: { name: b.name, logo, logoFile, accent, support } }
 }
 
 /** WCAG 2 contrast ratio between two `#rrggbb` colours. */

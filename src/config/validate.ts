@@ -1,74 +1,75 @@
 /**
- * Turns a schema-valid file into the resolved {@link Config}: fills defaults from `defaults.ts`,
- * converts durations and addresses, and checks everything the schema cannot express (URL shapes,
- * cross-key rules). Every problem is collected; nothing here throws.
+ * Turns a schema-valid, decoded file into the resolved {@link Config}: the schema's own mapping
+ * (`toResolved`) names every key, and the rules here check and settle what the schema cannot
+ * express (URL shapes, normalised names, cross-key rules). Every problem is collected; nothing
+ * here throws.
  */
 import { DEFAULTS } from './defaults.js'
 import { parseDuration } from './duration.js'
-import { durationMs, hostPort, readableFile } from './fields.js'
+import { hostPort, readableFile } from './fields.js'
 import { profileFor, type ProviderProfile } from './profiles/profile.js'
 import { isHostName, isIpOrCidr, isToken, parseHttpUrl, pathProblem } from './syntax.js'
 import { buildAccess, buildIdentity, buildRoutes } from './validate-access.js'
 import { buildPages } from './validate-pages.js'
 import type { Problems } from './problems.js'
+import { ConfigSchema } from './schema.js'
 import type { RawConfig } from './schema.js'
-import type { AdminConfig, BearerConfig, Config, ForwardAuthConfig, GroupsConfig, MetricsConfig, PendingSignInsConfig, ProviderConfig, RateLimitConfig, RedisConfig, ServerConfig, ServerTimeouts, SessionConfig } from './types.js'
+import { toResolved } from './resolved.js'
+import type { Resolved } from './resolved.js'
+import type { AdminConfig, BearerConfig, Config, ForwardAuthConfig, GroupsConfig, MetricsConfig, ProviderConfig, RedisConfig, ServerConfig, SessionConfig } from './types.js'
+
+/** The file in resolved terms, before the rules below settle it. */
+export type Base = Resolved<typeof ConfigSchema>
 
 const PROMPTS = ['none', 'login', 'consent', 'select_account']
 
 /** Builds the resolved config, reporting every semantic problem into `problems`. */
 export function buildConfig (raw: RawConfig, problems: Problems, baseDir: string): Config {
+  const base = toResolved(ConfigSchema, raw)
   // Built in file order, so problems are listed in the order the operator reads the file.
-  const server = buildServer(raw, problems, baseDir)
-  const provider = buildProvider(raw, problems, baseDir)
-  const session = buildSession(raw, server, problems)
+  const server = buildServer(raw, base, problems, baseDir)
+  const provider = buildProvider(raw, base, problems, baseDir)
+  const session = buildSession(raw, base, server, problems)
   return {
+    ...base,
     server,
     provider,
     session,
-    redis: buildRedis(raw, session, problems),
+    redis: buildRedis(raw, base, session, problems),
     access: buildAccess(raw, problems),
-    routes: buildRoutes(raw, server, problems),
-    identity: buildIdentity(raw, problems, baseDir),
-    forwardAuth: buildForwardAuth(raw, problems),
-    logging: {
-      level: raw.logging?.level ?? DEFAULTS.logging.level,
-      format: raw.logging?.format ?? DEFAULTS.logging.format
-    },
-    metrics: buildMetrics(raw, server, problems),
-    bearer: buildBearer(raw, provider, problems),
-    admin: buildAdmin(raw, server, problems, baseDir),
-    pages: buildPages(raw, problems, baseDir)
+    routes: buildRoutes(raw, base, server, problems),
+    identity: buildIdentity(raw, base, problems, baseDir),
+    forwardAuth: buildForwardAuth(raw, base, problems),
+    metrics: buildMetrics(base, server, problems),
+    bearer: buildBearer(raw, base, provider, problems),
+    admin: buildAdmin(raw, base, server, problems, baseDir),
+    pages: buildPages(raw, base, problems, baseDir)
   }
 }
 
 // ---- bearer (machine callers with ID tokens) ----
-function buildBearer (raw: RawConfig, provider: ProviderConfig, problems: Problems): BearerConfig {
-  const b = raw.bearer ?? {}
-  const D = DEFAULTS.bearer
-  const clockSkewMs = durationMs(b.clock_skew, D.clock_skew, ['bearer', 'clock_skew'], problems)
+function buildBearer (raw: RawConfig, base: Base, provider: ProviderConfig, problems: Problems): BearerConfig {
+  const b = raw.bearer
+  const clockSkewMs = b.clock_skew
   if (clockSkewMs > (parseDuration(DEFAULTS.bearerMaxClockSkew) as number)) problems.add(['bearer', 'clock_skew'], `must be at most ${DEFAULTS.bearerMaxClockSkew}`)
   const audiences = b.audiences ?? [provider.clientId]
   if (audiences.length === 0) problems.add(['bearer', 'audiences'], 'must name at least one audience (default: provider.client_id)')
-  return { enabled: b.enabled ?? D.enabled, audiences: [...audiences], algorithms: [...new Set(b.algorithms ?? D.algorithms)], clockSkewMs }
+  return { ...base.bearer, audiences: [...audiences], algorithms: [...new Set(b.algorithms)] }
 }
 // ---- end bearer ----
 
-function buildServer (raw: RawConfig, problems: Problems, baseDir: string): ServerConfig {
+function buildServer (raw: RawConfig, base: Base, problems: Problems, baseDir: string): ServerConfig {
   const s = raw.server
-  const D = DEFAULTS.server
-  const { host, port } = hostPort(s.listen ?? D.listen, ['server', 'listen'], problems)
-
-  const authPrefix = s.auth_prefix ?? D.auth_prefix
+  const authPrefix = s.auth_prefix
   const prefixProblem = authPrefix === '/' ? 'must not be "/"' : pathProblem(authPrefix) ?? (authPrefix.endsWith('/') ? 'must not end with "/"' : null)
   if (prefixProblem !== null) problems.add(['server', 'auth_prefix'], prefixProblem)
 
-  const trustedProxies = s.trusted_proxies ?? D.trusted_proxies
+  const trustedProxies = s.trusted_proxies
   trustedProxies.forEach((entry, i) => {
     if (!isIpOrCidr(entry)) problems.add(['server', 'trusted_proxies', i], 'must be an IP address or CIDR such as 10.0.0.0/8')
   })
 
-  const allowedRedirectHosts = (s.allowed_redirect_hosts ?? D.allowed_redirect_hosts).map((entry, i) => {
+  const allowedRedirectHosts = s.allowed_redirect_hosts.map((entry, i) => {
     const host = entry.toLowerCase()
     // An optional :port, for apps served on a non-default port (the redirect validator matches it exactly).
     const port = /:(\d{1,5})$/.exec(host)
@@ -79,71 +80,38 @@ function buildServer (raw: RawConfig, problems: Problems, baseDir: string): Serv
     return host
   })
 
+  const publicUrl = origin(s.public_url, problems)
+  checkTimeouts(raw, problems)
   return {
-    host,
-    port,
-    publicUrl: origin(s.public_url, problems),
+    ...base.server,
+    publicUrl,
     // A bad prefix is replaced by the default so the route checks do not pile on knock-on errors.
-    authPrefix: prefixProblem === null ? authPrefix : D.auth_prefix,
-    trustedProxies: [...trustedProxies],
+    authPrefix: prefixProblem === null ? authPrefix : DEFAULTS.server.auth_prefix,
     allowedRedirectHosts,
-    shutdownTimeoutMs: durationMs(s.shutdown_timeout, D.shutdown_timeout, ['server', 'shutdown_timeout'], problems),
-    upstreamTimeoutMs: durationMs(s.upstream_timeout, D.upstream_timeout, ['server', 'upstream_timeout'], problems),
-    workers: s.workers ?? D.workers,
     tls: s.tls === undefined
       ? null
       : {
           certFile: readableFile(s.tls.cert_file, baseDir, ['server', 'tls', 'cert_file'], problems),
           keyFile: readableFile(s.tls.key_file, baseDir, ['server', 'tls', 'key_file'], problems)
-        },
-    timeouts: buildTimeouts(raw, problems),
-    rateLimit: buildRateLimit(raw, problems),
-    pendingSignIns: buildPendingSignIns(raw)
+        }
   }
 }
 
 /** `forward_auth`: two distinct header names. */
-function buildForwardAuth (raw: RawConfig, problems: Problems): ForwardAuthConfig {
-  const D = DEFAULTS.forward_auth
-  const uriHeader = (raw.forward_auth?.uri_header ?? D.uri_header).toLowerCase()
-  const methodHeader = (raw.forward_auth?.method_header ?? D.method_header).toLowerCase()
+function buildForwardAuth (raw: RawConfig, base: Base, problems: Problems): ForwardAuthConfig {
+  const uriHeader = raw.forward_auth.uri_header.toLowerCase()
+  const methodHeader = raw.forward_auth.method_header.toLowerCase()
   if (!isToken(uriHeader)) problems.add(['forward_auth', 'uri_header'], 'must be an HTTP header name such as X-Forwarded-Uri')
   if (!isToken(methodHeader)) problems.add(['forward_auth', 'method_header'], 'must be an HTTP header name such as X-Forwarded-Method')
   else if (methodHeader === uriHeader) problems.add(['forward_auth', 'method_header'], 'must differ from forward_auth.uri_header')
-  return { uriHeader, methodHeader }
+  return { ...base.forwardAuth, uriHeader, methodHeader }
 }
 
 // Limits that hold under abuse (docs/security.md).
-function buildTimeouts (raw: RawConfig, problems: Problems): ServerTimeouts {
-  const t = raw.server.timeouts ?? {}
-  const D = DEFAULTS.server.timeouts
-  const path = ['server', 'timeouts']
-  const headersMs = durationMs(t.headers, D.headers, [...path, 'headers'], problems)
-  const requestMs = durationMs(t.request, D.request, [...path, 'request'], problems)
+function checkTimeouts (raw: RawConfig, problems: Problems): void {
+  const t = raw.server.timeouts
   // Node refuses a headers timeout longer than the request timeout.
-  if (headersMs > requestMs) problems.add([...path, 'headers'], 'must not be longer than server.timeouts.request')
-  return {
-    headersMs,
-    requestMs,
-    keepAliveMs: durationMs(t.keep_alive, D.keep_alive, [...path, 'keep_alive'], problems),
-    idleMs: durationMs(t.idle, D.idle, [...path, 'idle'], problems)
-  }
-}
-
-function buildRateLimit (raw: RawConfig, problems: Problems): RateLimitConfig {
-  const r = raw.server.rate_limit ?? {}
-  const D = DEFAULTS.server.rate_limit
-  return {
-    signIn: r.sign_in ?? D.sign_in,
-    windowMs: durationMs(r.window, D.window, ['server', 'rate_limit', 'window'], problems),
-    maxClients: r.max_clients ?? D.max_clients
-  }
-}
-
-function buildPendingSignIns (raw: RawConfig): PendingSignInsConfig {
-  const p = raw.server.pending_sign_ins ?? {}
-  const D = DEFAULTS.server.pending_sign_ins
-  return { perClient: p.per_client ?? D.per_client, total: p.total ?? D.total }
+  if (t.headers > t.request) problems.add(['server', 'timeouts', 'headers'], 'must not be longer than server.timeouts.request')
 }
 
 function origin (value: string, problems: Problems): string {
@@ -158,11 +126,10 @@ function origin (value: string, problems: Problems): string {
   return url.origin
 }
 
-function buildProvider (raw: RawConfig, problems: Problems, baseDir: string): ProviderConfig {
+function buildProvider (raw: RawConfig, base: Base, problems: Problems, baseDir: string): ProviderConfig {
   const p = raw.provider
-  const D = DEFAULTS.provider
   const profile = profileFor(p.type)
-  const allowInsecureIssuer = p.allow_insecure_issuer ?? D.allow_insecure_issuer
+  const allowInsecureIssuer = p.allow_insecure_issuer
 
   const issuer = p.issuer ?? profile.defaultIssuer ?? ''
   if (issuer === '') {
@@ -176,7 +143,7 @@ function buildProvider (raw: RawConfig, problems: Problems, baseDir: string): Pr
 
   if (p.client_secret === undefined) problems.add(['provider', 'client_secret'], 'is required (or client_secret_file)')
 
-  const scopes = p.scopes ?? D.scopes
+  const scopes = p.scopes
   if (!scopes.includes('openid')) problems.add(['provider', 'scopes'], 'must include openid')
   scopes.forEach((scope, i) => {
     if (/\s/.test(scope)) problems.add(['provider', 'scopes', i], 'must be a single scope (no spaces)')
@@ -189,33 +156,27 @@ function buildProvider (raw: RawConfig, problems: Problems, baseDir: string): Pr
     else if (!isHostName(hostedDomain)) problems.add(['provider', 'hosted_domain'], 'must be a domain name such as example.com')
   }
 
-  const prompt = p.prompt ?? profile.defaultPrompt ?? ''
-  if (prompt.split(' ').some(value => prompt !== '' && !PROMPTS.includes(value))) {
+  // Absent: the profile's default; "" (decoded to null): send none.
+  const prompt = p.prompt === undefined ? profile.defaultPrompt ?? null : p.prompt
+  if (prompt !== null && prompt.split(' ').some(value => !PROMPTS.includes(value))) {
     problems.add(['provider', 'prompt'], `must be "" or space-separated values from: ${PROMPTS.join(', ')}`)
   }
 
   return {
-    type: p.type,
+    ...base.provider,
     issuer,
-    clientId: p.client_id,
     clientSecret: p.client_secret ?? '',
-    scopes: [...scopes],
     hostedDomain,
-    allowInsecureIssuer,
-    prompt: prompt === '' ? null : prompt,
-    groupsClaim: p.groups_claim ?? D.groups_claim,
-    timeoutMs: durationMs(p.timeout, D.timeout, ['provider', 'timeout'], problems),
-    groups: buildGroups(raw, profile, problems, baseDir),
-    rpInitiatedLogout: p.rp_initiated_logout ?? D.rp_initiated_logout
+    prompt,
+    groups: buildGroups(raw, base, profile, problems, baseDir)
   }
 }
 
 // ---- provider.groups (Workspace groups) ----
-function buildGroups (raw: RawConfig, profile: ProviderProfile, problems: Problems, baseDir: string): GroupsConfig {
-  const g = raw.provider.groups ?? {}
-  const D = DEFAULTS.provider.groups
+function buildGroups (raw: RawConfig, base: Base, profile: ProviderProfile, problems: Problems, baseDir: string): GroupsConfig {
+  const g = raw.provider.groups
   const path = ['provider', 'groups']
-  const source = g.source ?? D.source
+  const source = g.source
   if (source !== 'claim' && !profile.groupSources.includes(source)) {
     problems.add([...path, 'source'], `${source} is not offered when provider.type is ${raw.provider.type} (use claim)`)
   }
@@ -237,10 +198,7 @@ function buildGroups (raw: RawConfig, profile: ProviderProfile, problems: Proble
     else apiRoot = g.api_root.replace(/\/+$/, '')
   }
   return {
-    source,
-    maxAgeMs: durationMs(g.max_age, D.max_age, [...path, 'max_age'], problems),
-    timeoutMs: durationMs(g.timeout, D.timeout, [...path, 'timeout'], problems),
-    pageSize: g.page_size ?? D.page_size,
+    ...base.provider.groups,
     serviceAccountKeyFile: keyFile,
     impersonate: directory ? g.impersonate ?? null : null,
     apiRoot
@@ -248,12 +206,11 @@ function buildGroups (raw: RawConfig, profile: ProviderProfile, problems: Proble
 }
 // ---- end provider.groups ----
 
-function buildSession (raw: RawConfig, server: ServerConfig, problems: Problems): SessionConfig {
-  const s = raw.session ?? {}
-  const c = s.cookie ?? {}
-  const D = DEFAULTS.session
-  const secure = c.secure ?? D.cookie.secure
-  const sameSite = c.same_site ?? D.cookie.same_site
+function buildSession (raw: RawConfig, base: Base, server: ServerConfig, problems: Problems): SessionConfig {
+  const s = raw.session
+  const c = s.cookie
+  const secure = c.secure
+  const sameSite = c.same_site
   const path = ['session', 'cookie']
 
   let domain: string | null = null
@@ -283,75 +240,47 @@ function buildSession (raw: RawConfig, server: ServerConfig, problems: Problems)
   })
   if (sameSite === 'none' && !secure) problems.add([...path, 'same_site'], 'none requires secure: true')
 
-  const lifetimeMs = durationMs(s.lifetime, D.lifetime, ['session', 'lifetime'], problems)
-  const idleTimeoutMs = durationMs(s.idle_timeout, D.idle_timeout, ['session', 'idle_timeout'], problems)
-  if (idleTimeoutMs > lifetimeMs) problems.add(['session', 'idle_timeout'], 'must not be longer than session.lifetime')
+  if (s.idle_timeout > s.lifetime) problems.add(['session', 'idle_timeout'], 'must not be longer than session.lifetime')
 
-  const store = s.store ?? D.store
+  const store = s.store
   // Worker processes share nothing but the store: with the memory store each would hold its own sessions.
   if (server.workers > 1 && store === 'memory') problems.add(['server', 'workers'], 'must be 1 when session.store is memory (workers share sessions only through redis)')
-  const cacheTtlMs = durationMs(s.cache?.ttl, D.cache.ttl, ['session', 'cache', 'ttl'], problems)
   // An entry must not outlive a small part of the idle timeout (see session/cache.ts).
-  if (cacheTtlMs > 60_000) problems.add(['session', 'cache', 'ttl'], 'must be at most 60s')
+  if (s.cache.ttl > 60_000) problems.add(['session', 'cache', 'ttl'], 'must be at most 60s')
 
-  return {
-    store,
-    cookie: { name, secrets: [...secrets], secure, sameSite, domain },
-    lifetimeMs,
-    idleTimeoutMs,
-    refreshBeforeExpiryMs: durationMs(s.refresh_before_expiry, D.refresh_before_expiry, ['session', 'refresh_before_expiry'], problems),
-    loginTimeoutMs: durationMs(s.login_timeout, D.login_timeout, ['session', 'login_timeout'], problems),
-    cache: {
-      enabled: s.cache?.enabled ?? D.cache.enabled,
-      ttlMs: cacheTtlMs,
-      maxEntries: s.cache?.max_entries ?? D.cache.max_entries
-    }
-  }
+  return { ...base.session, cookie: { ...base.session.cookie, name, secrets: [...secrets], domain } }
 }
 
-function buildRedis (raw: RawConfig, session: SessionConfig, problems: Problems): RedisConfig {
-  const r = raw.redis ?? {}
-  const D = DEFAULTS.redis
+function buildRedis (raw: RawConfig, base: Base, session: SessionConfig, problems: Problems): RedisConfig {
+  const r = raw.redis
   const targets = [r.url, r.sentinel, r.cluster].filter(t => t !== undefined).length
   if (targets > 1) problems.add(['redis'], 'set only one of url, sentinel or cluster')
   else if (targets === 0 && session.store === 'redis') problems.add(['redis'], 'one of url, sentinel or cluster is required when session.store is redis')
 
   if (r.url !== undefined && !isRedisUrl(r.url)) problems.add(['redis', 'url'], 'must be a redis:// or rediss:// URL')
-  const nodes = (list: readonly string[], path: Array<string | number>): string[] =>
-    list.map((node, i) => { hostPort(node, [...path, i], problems); return node })
-
-  return {
-    url: r.url ?? null,
-    keyPrefix: r.key_prefix ?? D.key_prefix,
-    sentinel: r.sentinel === undefined
-      ? null
-      : { name: r.sentinel.name, nodes: nodes(r.sentinel.nodes, ['redis', 'sentinel', 'nodes']), password: r.sentinel.password ?? null },
-    cluster: r.cluster === undefined ? null : { nodes: nodes(r.cluster.nodes, ['redis', 'cluster', 'nodes']) },
-    password: r.password ?? null,
-    connectTimeoutMs: durationMs(r.connect_timeout, D.connect_timeout, ['redis', 'connect_timeout'], problems),
-    commandTimeoutMs: durationMs(r.command_timeout, D.command_timeout, ['redis', 'command_timeout'], problems)
-  }
+  r.sentinel?.nodes.forEach((node, i) => hostPort(node, ['redis', 'sentinel', 'nodes', i], problems))
+  r.cluster?.nodes.forEach((node, i) => hostPort(node, ['redis', 'cluster', 'nodes', i], problems))
+  return base.redis
 }
 
-function buildMetrics (raw: RawConfig, server: ServerConfig, problems: Problems): MetricsConfig {
-  const m = raw.metrics ?? {}
-  const listen = m.listen === undefined ? null : hostPort(m.listen, ['metrics', 'listen'], problems)
+function buildMetrics (base: Base, server: ServerConfig, problems: Problems): MetricsConfig {
+  const { listen } = base.metrics
   if (listen !== null && listen.port !== 0 && listen.port === server.port && listen.host === server.host) {
     problems.add(['metrics', 'listen'], 'must differ from server.listen')
   }
-  return { enabled: m.enabled ?? DEFAULTS.metrics.enabled, listen, public: m.public ?? DEFAULTS.metrics.public }
+  return base.metrics
 }
 
 /** `admin`: off by default; when on, a token file is required and the address is its own. */
-function buildAdmin (raw: RawConfig, server: ServerConfig, problems: Problems, baseDir: string): AdminConfig {
-  const a = raw.admin ?? {}
-  const listen = a.listen === undefined ? null : hostPort(a.listen, ['admin', 'listen'], problems)
+function buildAdmin (raw: RawConfig, base: Base, server: ServerConfig, problems: Problems, baseDir: string): AdminConfig {
+  const a = raw.admin
+  const { listen } = base.admin
   if (listen !== null && listen.port !== 0 && listen.port === server.port && listen.host === server.host) {
     problems.add(['admin', 'listen'], 'must differ from server.listen')
   }
   if (listen !== null && a.token_file === undefined) problems.add(['admin', 'token_file'], 'is required when admin.listen is set')
   const tokenFile = a.token_file === undefined ? null : readableFile(a.token_file, baseDir, ['admin', 'token_file'], problems)
-  return { listen, tokenFile }
+  return { ...base.admin, tokenFile }
 }
 
 function isRedisUrl (value: string): boolean {

@@ -6,6 +6,7 @@ import { parse } from 'yaml'
 import { DEFAULTS } from '../../src/config/defaults.js'
 import { loadConfigFile } from '../../src/config/load.js'
 import { ConfigSchema } from '../../src/config/schema.js'
+import { renderExample } from '../../src/config/example.js'
 
 const EXAMPLE = fileURLToPath(new URL('../../config/portcullis.example.yaml', import.meta.url))
 const text = readFileSync(EXAMPLE, 'utf8')
@@ -79,4 +80,14 @@ t.test('example: secrets are taken from the environment, never written in the fi
   const doc = parse(text)
   t.equal(doc.provider.client_secret, '${GOOGLE_CLIENT_SECRET}')
   t.strictSame(doc.session.cookie.secrets, ['${COOKIE_SECRET}'])
+})
+
+t.test('example: the committed file is what the schema renders (run npm run config:example after changing a key)', async t => {
+  t.equal(text, renderExample(), 'config/portcullis.example.yaml is stale: run npm run config:example')
+})
+
+t.test('example: the rendered file shows each description and default next to its key', async t => {
+  const rendered = renderExample()
+  t.match(rendered, /# Absolute session lifetime\. Default: 7d\n  lifetime: 7d\n/)
+  t.match(rendered, /# admin:\n/, 'an optional section whose absence means "off" is commented out')
 })

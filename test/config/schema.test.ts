@@ -58,3 +58,19 @@ t.test('schema: only durations use a union type', async t => {
     '.identity.assertion.rotate: string|integer'
   ])
 })
+
+t.test('schema: every key has a description (the example file shows it), unless its parent is shown as one example value', async t => {
+  const { EXAMPLE } = await import('../../src/config/key.js')
+  const missing: string[] = []
+  const walk = (schema: any, path: string): void => {
+    const example = schema?.[EXAMPLE]?.value
+    const shownWhole = example !== null && typeof example === 'object' && !Array.isArray(example) && Object.keys(example).length > 0
+    for (const [k, child] of Object.entries<any>(schema?.properties ?? {})) {
+      if (!shownWhole && typeof child.description !== 'string') missing.push(`${path}${k}`)
+      walk(child, `${path}${k}.`)
+    }
+    if (schema?.items !== undefined) walk(schema.items, `${path.slice(0, -1)}[].`)
+  }
+  walk(ConfigSchema, '')
+  t.strictSame(missing, [])
+})
