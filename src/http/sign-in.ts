@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { randomPKCECodeVerifier } from 'openid-client'
 import { DEFAULTS } from '../config/defaults.js'
@@ -6,8 +5,7 @@ import type { Config } from '../config/types.js'
 import type { SignInOutcome } from '../domain/outcomes.js'
 import { gatewayError, isGatewayError, type GatewayError } from '../errors.js'
 import type { Flows, PendingLogin } from '../oidc/flows.js'
-import { open, seal } from '../session/crypto.js'
-import { loginKey } from '../session/keys.js'
+import { createPendingLogins, type StoredLogin } from '../session/pending-logins.js'
 import type { SessionEvents } from '../session/events.js'
 import type { Sessions } from '../session/sessions.js'
 import type { SessionStore } from '../session/store.js'
@@ -47,16 +45,6 @@ export const MAX_PENDING_SIGN_INS = 6
 /** Provider errors of a silent attempt that mean "ask the person": fall back to a normal sign-in. */
 const silentFallbackErrors = new Set(['login_required', 'interaction_required', 'consent_required', 'account_selection_required'])
 
-/** What the store holds per pending sign-in: the landing path in clear, the rest sealed to the browser. */
-interface StoredLogin {
-  readonly rd: string
-  readonly retried: boolean
-  /** When this sign-in started (ms): a session created since then was made by another tab. */
-  readonly startedAt?: number
-  /** The {@link PendingLogin}, sealed with a key derived from the browser's binding value. */
-  readonly sealed: string
-}
-
 /*
  * Concurrency: many tabs of one browser may start signing in at the same instant (a restored
  * session reopens them all). A single binding cookie would be overwritten by each /start, and
@@ -85,17 +73,13 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
   const now = options.now ?? Date.now
   const { authPrefix, publicUrl, allowedRedirectHosts } = config.server
   const cookie = config.session.cookie
-  const keyPrefix = config.redis.keyPrefix
+  const pendingLogins = createPendingLogins({ store, keyPrefix: config.redis.keyPrefix })
   const legacyLoginCookie = loginCookieName(cookie)
   const pendingPrefix = `${legacyLoginCookie}_`
   const loginCookieOptions = { ...cookieOptions(cookie, config.session.loginTimeoutMs, authPrefix), sameSite: 'lax' as const }
   const loginClearOptions = { ...clearCookieOptions(cookie, authPrefix), sameSite: 'lax' as const }
   const sessionOf = (request: FastifyRequest): ReturnType<typeof currentSession> =>
     currentSession(request, { cookieName: cookie.name, codec, sessions, now })
-
-  function bindingKey (binding: string): Buffer {
-    return createHash('sha256').update('portcullis login binding\0').update(binding).digest()
-  }
 
   function startUrl (rd: string, extra: Record<string, string> = {}): string {
     return `${authPrefix}/start?${new URLSearchParams({ rd, ...extra }).toString()}`
@@ -136,14 +120,7 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
     }
     try {
       const url = await flows.authorizationUrl(login)
-      const key = loginKey(keyPrefix, login.state)
-      const stored: StoredLogin = {
-        rd,
-        retried: login.retried === true,
-        startedAt: now(),
-        sealed: seal(bindingKey(binding), key, Buffer.from(JSON.stringify(login))).toString('base64url')
-      }
-      await store.set(key, Buffer.from(JSON.stringify(stored)), config.session.loginTimeoutMs)
+      const key = await pendingLogins.save(login, binding, now(), config.session.loginTimeoutMs)
       if (options.pending !== undefined && options.audit !== undefined) {
         for (const old of options.pending.started(options.audit.client(request), key)) store.delete(old).catch(() => {})
       }
@@ -188,22 +165,11 @@ export function registerSignIn (app: FastifyInstance, options: SignInOptions): v
     return sendError(request, reply, err, { actions: [again] })
   }
 
-  /** Takes the pending sign-in of `state`: null when unknown (expired, used), `sealed: null` when the binding does not open it. */
+  /** Takes the pending sign-in of `state` (see session/pending-logins.ts); the bound is told it ended. */
   async function takePending (state: string, binding: string | null): Promise<{ stored: StoredLogin, login: PendingLogin | null } | null> {
-    const key = loginKey(keyPrefix, state)
-    // take(): single use, so a replayed callback finds nothing.
-    const raw = await store.take(key)
-    options.pending?.finished(key)
-    if (raw === null) return null
-    let stored: StoredLogin
-    try {
-      stored = JSON.parse(raw.toString('utf8')) as StoredLogin
-    } catch {
-      return null
-    }
-    if (typeof stored.rd !== 'string' || typeof stored.sealed !== 'string') return null
-    const plain = binding === null ? null : open(bindingKey(binding), key, Buffer.from(stored.sealed, 'base64url'))
-    return { stored, login: plain === null ? null : JSON.parse(plain.toString('utf8')) as PendingLogin }
+    const taken = await pendingLogins.take(state, binding)
+    options.pending?.finished(taken.key)
+    return taken.stored === null ? null : { stored: taken.stored, login: taken.login }
   }
 
   async function callback (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
