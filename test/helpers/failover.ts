@@ -49,18 +49,25 @@ export async function untilUsable<T> (attempt: () => Promise<T>, isExpected: (va
   return { tookMs: -1, failures, wrong }
 }
 
-/** Subscribes to `channel` and publishes until a message arrives (bounded); true when one did. */
+/**
+ * Subscribes to `channel` and publishes until a message arrives (bounded); true when one did.
+ * Right after a failover the subscriber connection may still be reconnecting, and a subscribe is
+ * then refused (fail closed): it is tried again within the same bound.
+ */
 export async function pubSubWorks (store: SessionStore, channel: string, boundMs = FAILOVER_BOUND_MS): Promise<boolean> {
   let got = false
-  const unsubscribe = await store.subscribe(channel, () => { got = true })
+  const started = Date.now()
+  let unsubscribe: (() => Promise<void>) | null = null
+  const subscribed = await untilUsable(async () => (unsubscribe = await store.subscribe(channel, () => { got = true })), () => true, boundMs)
+  if (subscribed.tookMs < 0 || unsubscribe === null) return false
+  const unsubscribeNow: () => Promise<void> = unsubscribe
   try {
-    const started = Date.now()
     while (!got && Date.now() - started < boundMs) {
       await store.publish(channel, 'ping').catch(() => {})
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
     return got
   } finally {
-    await unsubscribe().catch(() => {})
+    await unsubscribeNow().catch(() => {})
   }
 }
