@@ -53,88 +53,27 @@ export function createMetrics (): Metrics {
     // Requests are counted in plain numbers (below) and added here, whenever the metric is read.
     collect: () => { flushRequestCounts() }
   })
-  const duration = new Histogram({
-    name: 'portcullis_http_request_duration_seconds',
-    help: 'Time from receiving a request to finishing its response, by configured route.',
-    labelNames: ['route'] as const,
-    buckets: requestBuckets,
-    registers
-  })
-  const upstreamErrors = new Counter({
-    name: 'portcullis_upstream_errors_total',
-    help: 'Proxied requests whose upstream could not be reached or did not answer in time.',
-    labelNames: ['route', 'kind'] as const,
-    registers
-  })
-  const signIns = new Counter({
-    name: 'portcullis_sign_ins_total',
-    help: 'Finished sign-ins (callbacks), by outcome.',
-    labelNames: ['outcome'] as const,
-    registers
-  })
-  const refreshes = new Counter({
-    name: 'portcullis_refreshes_total',
-    help: 'Coordinated token refreshes in this process (one per session and expiry, however many requests shared it), by outcome and trigger.',
-    labelNames: ['outcome', 'trigger'] as const,
-    registers
-  })
-  const refreshGrants = new Counter({
-    name: 'portcullis_refresh_grants_total',
-    help: 'Refresh grants this process sent to the provider.',
-    registers
-  })
-  const lockWait = new Histogram({
-    name: 'portcullis_refresh_lock_wait_seconds',
-    help: 'Time a request waited for another holder of a session\'s refresh lock.',
-    buckets: providerBuckets,
-    registers
-  })
-  const storeDuration = new Histogram({
-    name: 'portcullis_store_operation_duration_seconds',
-    help: 'Session store operation latency, by operation.',
-    labelNames: ['operation'] as const,
-    buckets: storeBuckets,
-    registers
-  })
-  const storeErrors = new Counter({
-    name: 'portcullis_store_errors_total',
-    help: 'Session store operations that failed, by operation.',
-    labelNames: ['operation'] as const,
-    registers
-  })
-  const providerDuration = new Histogram({
-    name: 'portcullis_provider_request_duration_seconds',
-    help: 'Identity provider request latency, by operation.',
-    labelNames: ['operation'] as const,
-    buckets: providerBuckets,
-    registers
-  })
-  const providerErrors = new Counter({
-    name: 'portcullis_provider_errors_total',
-    help: 'Identity provider requests that failed (unreachable, timeout, 5xx), by operation.',
-    labelNames: ['operation'] as const,
-    registers
-  })
-  const reloads = new Counter({
-    name: 'portcullis_config_reloads_total',
-    help: 'Configuration reloads (SIGHUP), by outcome.',
-    labelNames: ['outcome'] as const,
-    registers
-  })
+  // Metrics are declared alike: a name, its help, its labels (and buckets).
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> =>
+    new Counter({ name, help, labelNames, registers })
+  const histogram = <L extends string>(name: string, help: string, buckets: number[], labelNames: readonly L[]): Histogram<L> =>
+    new Histogram({ name, help, buckets, labelNames, registers })
+  const duration = histogram('portcullis_http_request_duration_seconds', 'Time from receiving a request to finishing its response, by configured route.', requestBuckets, ['route'])
+  const upstreamErrors = counter('portcullis_upstream_errors_total', 'Proxied requests whose upstream could not be reached or did not answer in time.', ['route', 'kind'])
+  const signIns = counter('portcullis_sign_ins_total', 'Finished sign-ins (callbacks), by outcome.', ['outcome'])
+  const refreshes = counter('portcullis_refreshes_total', 'Coordinated token refreshes in this process (one per session and expiry, however many requests shared it), by outcome and trigger.', ['outcome', 'trigger'])
+  const refreshGrants = counter('portcullis_refresh_grants_total', 'Refresh grants this process sent to the provider.', [])
+  const lockWait = histogram('portcullis_refresh_lock_wait_seconds', 'Time a request waited for another holder of a session\'s refresh lock.', providerBuckets, [])
+  const storeDuration = histogram('portcullis_store_operation_duration_seconds', 'Session store operation latency, by operation.', storeBuckets, ['operation'])
+  const storeErrors = counter('portcullis_store_errors_total', 'Session store operations that failed, by operation.', ['operation'])
+  const providerDuration = histogram('portcullis_provider_request_duration_seconds', 'Identity provider request latency, by operation.', providerBuckets, ['operation'])
+  const providerErrors = counter('portcullis_provider_errors_total', 'Identity provider requests that failed (unreachable, timeout, 5xx), by operation.', ['operation'])
+  const reloads = counter('portcullis_config_reloads_total', 'Configuration reloads (SIGHUP), by outcome.', ['outcome'])
 
   // The store breaker (session/breaker.ts): its state now, and how often it changed.
-  const breakerState = new Gauge({
-    name: 'portcullis_store_breaker_open',
-    help: 'Whether the session store breaker is open (1: store calls are refused at once) or closed (0).',
-    registers
-  })
+  const breakerState = new Gauge({ name: 'portcullis_store_breaker_open', help: 'Whether the session store breaker is open (1: store calls are refused at once) or closed (0).', registers })
   breakerState.set(0)
-  const breakerTransitions = new Counter({
-    name: 'portcullis_store_breaker_transitions_total',
-    help: 'Changes of the session store breaker, by the state it changed to.',
-    labelNames: ['to'] as const,
-    registers
-  })
+  const breakerTransitions = counter('portcullis_store_breaker_transitions_total', 'Changes of the session store breaker, by the state it changed to.', ['to'])
 
   // Every request records into the same few series: each route's histogram child is built once,
   // and requests are counted per route and status class in plain numbers that the counter takes
