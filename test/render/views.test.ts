@@ -1,4 +1,5 @@
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { errorCodes, errorInfo } from '../../src/errors.js'
 import { errorView } from '../../src/render/pages/views.js'
 
@@ -35,4 +36,11 @@ t.test('codes without their own wording read by status', async (t) => {
   t.equal(errorView(ctx, 'PCS_BAD_REQUEST', 400).title, 'Bad request')
   // A code that is not the gateway's (a lookup by a hostile string) falls back too.
   t.equal(errorView(ctx, '__proto__', 400).title, 'Bad request')
+})
+
+t.test('error-wording.json names only the gateway\'s error codes, each with every field', async (t) => {
+  const wording = JSON.parse(readFileSync(new URL('../../src/render/pages/error-wording.json', import.meta.url), 'utf8')) as Record<string, Record<string, unknown>>
+  const known = new Set<string>(errorCodes)
+  t.strictSame(Object.keys(wording).filter((code) => !known.has(code)), [], 'no unknown code (a misspelt one would never be shown)')
+  for (const [code, entry] of Object.entries(wording)) t.strictSame(Object.keys(entry).sort(), ['happened', 'next', 'title', 'tone'], code)
 })

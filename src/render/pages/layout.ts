@@ -15,7 +15,8 @@ export function escapeHtml (value: string): string {
   return value.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
-export type Tone = 'info' | 'success' | 'warning' | 'error'
+export const tones = ['info', 'success', 'warning', 'error'] as const
+export type Tone = typeof tones[number]
 
 /** A link shown as a button (navigation, never a form: no form-action hop to another origin). */
 export interface PageAction {

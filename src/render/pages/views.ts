@@ -1,9 +1,10 @@
 /**
  * What each page of the gateway says. Every page tells the person what happened and what to do
- * next, in plain words; the wording is reviewed here, in one place, and rendered by `layout.ts`.
+ * next, in plain words; the wording is reviewed here (error pages' in error-wording.json) and
+ * rendered by `layout.ts`.
  */
-import type { ErrorCode } from '../../errors.js'
-import type { PageAction, PageView } from './layout.js'
+import errorWording from './error-wording.json' with { type: 'json' }
+import { tones, type PageAction, type PageView, type Tone } from './layout.js'
 
 export interface ViewContext {
   readonly brandName: string
@@ -121,30 +122,19 @@ export function errorView (ctx: ViewContext, code: string, status: number, optio
   }
 }
 
-/**
- * The wording of each error page by code. `{provider}` and `{brand}` stand for the provider's and
- * the gateway's display names.
- */
 const LATER = 'Wait a moment, then reload the page. Nothing you did caused this.'
-const wordings = new Map<string, ErrorWording>(Object.entries({
-  PCS_BAD_PATH: { title: 'This address cannot be opened', tone: 'error', happened: 'The address contains characters or segments the gateway does not accept, so the request was not passed on.', next: 'Check the link you followed, or go to the start page.' },
-  PCS_NOT_FOUND: { title: 'Page not found', tone: 'warning', happened: 'There is nothing at this address.', next: 'Check the address, or go to the start page.' },
-  PCS_METHOD_NOT_ALLOWED: { title: 'This action is not available here', tone: 'warning', happened: 'This page does not accept that kind of request.', next: 'Go back and try again from the application itself.' },
-  PCS_UNAUTHENTICATED: { title: 'Sign-in required', tone: 'info', happened: 'You need to be signed in to use this.', next: 'Sign in, and you will come back here.' },
-  PCS_SESSION_EXPIRED: { title: 'Your session has ended', tone: 'info', happened: 'You were signed out because your session ended.', next: 'Sign in again to continue.' },
-  PCS_FORBIDDEN: { title: 'You do not have access to this page', tone: 'warning', happened: 'Your account is signed in but not allowed to use this.', next: 'If you should have access, ask the owner of this application.' },
-  PCS_CROSS_SITE: { title: 'Sign-out was not confirmed', tone: 'warning', happened: 'The sign-out request came from another website, so it was ignored: you are still signed in.', next: 'To sign out, use the button on the {brand} sign-out page.' },
-  PCS_LOGIN_STATE_INVALID: { title: 'This sign-in has expired', tone: 'warning', happened: 'The sign-in took too long, was already completed, or was started in another browser.', next: 'Start the sign-in again.' },
-  PCS_LOGIN_CANCELLED: { title: 'Sign-in cancelled', tone: 'info', happened: 'The sign-in was cancelled at {provider}, so you are not signed in.', next: 'Sign in again when you are ready.' },
-  PCS_LOGIN_PROVIDER_ERROR: { title: 'Sign-in did not complete', tone: 'error', happened: '{provider} could not complete the sign-in.', next: 'Try again. If it keeps happening, contact support and quote the reference below.' },
-  PCS_LOGIN_CODE_INVALID: { title: 'Sign-in could not be completed', tone: 'error', happened: 'The answer from {provider} could not be verified, so you were not signed in.', next: 'Try again. If it keeps happening, contact support and quote the reference below.' },
-  PCS_LOGIN_CLAIMS_INVALID: { title: 'This account cannot be used here', tone: 'warning', happened: '{provider} did not confirm this account\'s email address or organisation, so it cannot be used here.', next: 'Sign in with another account, or ask the owner of this application.' },
-  PCS_REFRESH_UNAVAILABLE: { title: 'Temporarily unavailable', tone: 'warning', happened: 'Your session could not be renewed right now.', next: LATER },
-  PCS_STORE_UNAVAILABLE: { title: 'Temporarily unavailable', tone: 'warning', happened: 'The gateway cannot reach its session store right now, so it cannot check who you are.', next: LATER },
-  PCS_PROVIDER_UNAVAILABLE: { title: '{provider} is not reachable', tone: 'warning', happened: 'The gateway cannot reach {provider} to sign you in right now.', next: LATER },
-  PCS_UPSTREAM_UNAVAILABLE: { title: 'The application is not reachable', tone: 'error', happened: 'The application behind the gateway is not answering.', next: 'Try again in a moment. If it keeps happening, contact support.' },
-  PCS_UPSTREAM_TIMEOUT: { title: 'The application did not answer in time', tone: 'error', happened: 'The application behind the gateway took too long to answer.', next: 'Try again in a moment. If it keeps happening, contact support.' }
-} satisfies { readonly [C in ErrorCode]?: ErrorWording }))
+
+/**
+ * The wording of each error page by code, kept as text in error-wording.json (reviewed there, in
+ * one place). `{provider}` and `{brand}` stand for the provider's and the gateway's display names.
+ */
+const wordings = new Map<string, ErrorWording>(Object.entries(errorWording).map(([code, w]) => [code, { ...w, tone: toneOf(code, w.tone) }]))
+
+function toneOf (code: string, tone: string): Tone {
+  const known = tones.find((t) => t === tone)
+  if (known === undefined) throw new Error(`error-wording.json: ${code} has the unknown tone ${tone}`)
+  return known
+}
 
 function named (ctx: ViewContext, text: string): string {
   return text.replaceAll('{provider}', ctx.providerName).replaceAll('{brand}', ctx.brandName)
