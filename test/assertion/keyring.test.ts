@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createKeySealer, loadKeyFile, type SigningKey } from '../../src/assertion/key.js'
 import { createKeyring, LEAD_MS, SYNC_MS, type Keyring } from '../../src/assertion/keyring.js'
 import { keyringKeys } from '../../src/session/keys.js'
@@ -44,6 +44,17 @@ function setup (): { clock: FrozenClock, store: SessionStore, logs: Logged[], ri
   }
 }
 
+/** Two replicas' keyrings on one store, agreeing on the first key. */
+async function twoReplicas (t: Test): Promise<ReturnType<typeof setup> & { a: Keyring, b: Keyring, k1: string }> {
+  const replicas = setup()
+  t.teardown(() => replicas.store.close())
+  const a = replicas.ring()
+  const b = replicas.ring()
+  const k1 = (await a.signingKey()).kid
+  t.equal((await b.signingKey()).kid, k1, 'both replicas sign with the first key')
+  return { ...replicas, a, b, k1 }
+}
+
 async function kids (ring: Keyring): Promise<string[]> {
   return (await ring.publicKeys()).map((k) => k.kid!).sort()
 }
@@ -79,12 +90,7 @@ t.test('keyring: the store holds the public key and a sealed private key, never 
 })
 
 t.test('keyring: a generated key rotates; the next key is published LEAD before it signs and the old one stays until its last assertion expired', async (t) => {
-  const { clock, store, ring } = setup()
-  t.teardown(() => store.close())
-  const a = ring()
-  const b = ring()
-  const k1 = (await a.signingKey()).kid
-  t.equal((await b.signingKey()).kid, k1)
+  const { clock, a, b, k1 } = await twoReplicas(t)
 
   clock.advance(ROTATE - LEAD_MS - SYNC_MS)
   t.equal((await a.signingKey()).kid, k1)
@@ -199,12 +205,7 @@ t.test('keyring: an idle gateway keeps its generated key across quiet spells sho
 })
 
 t.test('keyring: deleting the record (a compromised key) drops the key from the JWKS and a new one takes over', async (t) => {
-  const { clock, store, ring } = setup()
-  t.teardown(() => store.close())
-  const a = ring()
-  const b = ring()
-  const k1 = (await a.signingKey()).kid
-  t.equal((await b.signingKey()).kid, k1)
+  const { clock, store, a, b, k1 } = await twoReplicas(t)
   await store.delete(KEYS.ring)
   clock.advance(6000)
   t.strictSame(await kids(a), [], 'the JWKS no longer lists it once re-read')

@@ -37,11 +37,17 @@ function fixedKeyring (first: SigningKey): { keyring: Keyring, use (key: Signing
   }
 }
 
-t.test('signer: the assertion is an ES256 JWT with kid and exactly iss, aud, sub, email, groups, iat, exp, jti', async (t) => {
+/** A signer over a fixed keyring on a frozen clock; `options` overrides the signer's settings. */
+async function setup (options: { ttlMs?: number, maxEntries?: number } = {}): Promise<{ clock: ReturnType<typeof createFrozenClock>, key: SigningKey, ring: ReturnType<typeof fixedKeyring>, signer: ReturnType<typeof createAssertionSigner> }> {
   const clock = createFrozenClock()
   const key = await generateSigningKey()
-  const { keyring, published } = fixedKeyring(key)
-  const signer = createAssertionSigner({ keyring, issuer: ISSUER, ttlMs: TTL, now: clock.now })
+  const ring = fixedKeyring(key)
+  const signer = createAssertionSigner({ keyring: ring.keyring, issuer: ISSUER, ttlMs: TTL, now: clock.now, ...options })
+  return { clock, key, ring, signer }
+}
+
+t.test('signer: the assertion is an ES256 JWT with kid and exactly iss, aud, sub, email, groups, iat, exp, jti', async (t) => {
+  const { clock, key, ring: { published }, signer } = await setup()
   const token = await signer.assertionFor(subject(), AUD)
   t.strictSame(decodeProtectedHeader(token), { alg: 'ES256', kid: key.kid, typ: 'JWT' })
   const { payload } = await jwtVerify(token, createLocalJWKSet({ keys: published }), { issuer: ISSUER, audience: AUD, algorithms: ['ES256'], currentDate: new Date(clock.now()) })
@@ -57,9 +63,7 @@ t.test('signer: the assertion is an ES256 JWT with kid and exactly iss, aud, sub
 })
 
 t.test('signer: a session reuses its assertion while more than half its lifetime is left, then gets a new one', async (t) => {
-  const clock = createFrozenClock()
-  const { keyring } = fixedKeyring(await generateSigningKey())
-  const signer = createAssertionSigner({ keyring, issuer: ISSUER, ttlMs: TTL, now: clock.now })
+  const { clock, signer } = await setup()
   const first = await signer.assertionFor(subject(), AUD)
   for (let i = 0; i < 50; i++) t.equal(await signer.assertionFor(subject(), AUD), first)
   t.equal(signer.signed, 1, '51 requests, one signature')
@@ -74,10 +78,7 @@ t.test('signer: a session reuses its assertion while more than half its lifetime
 })
 
 t.test('signer: the cache is per session, session generation, audience and key', async (t) => {
-  const clock = createFrozenClock()
-  const k1 = await generateSigningKey()
-  const ring = fixedKeyring(k1)
-  const signer = createAssertionSigner({ keyring: ring.keyring, issuer: ISSUER, ttlMs: TTL, now: clock.now })
+  const { ring, signer } = await setup()
   const base = await signer.assertionFor(subject(), AUD)
   const bob: Identity = { ...identity, sub: 'dev-bob', email: 'bob@example.com', groups: ['staff'] }
   const other = await signer.assertionFor(subject('sid-2', 1, bob), AUD)
@@ -98,10 +99,7 @@ t.test('signer: the cache is per session, session generation, audience and key',
 })
 
 t.test('signer: cachedAssertion answers without waiting exactly when assertionFor would reuse its cached token', async (t) => {
-  const clock = createFrozenClock()
-  const k1 = await generateSigningKey()
-  const ring = fixedKeyring(k1)
-  const signer = createAssertionSigner({ keyring: ring.keyring, issuer: ISSUER, ttlMs: TTL, now: clock.now })
+  const { clock, ring, signer } = await setup()
   t.equal(signer.cachedAssertion(subject(), AUD), null, 'nothing signed yet')
   const first = await signer.assertionFor(subject(), AUD)
   t.equal(signer.cachedAssertion(subject(), AUD), first)
@@ -120,9 +118,7 @@ t.test('signer: cachedAssertion answers without waiting exactly when assertionFo
 })
 
 t.test('signer: the cache holds at most maxEntries assertions', async (t) => {
-  const clock = createFrozenClock()
-  const { keyring } = fixedKeyring(await generateSigningKey())
-  const signer = createAssertionSigner({ keyring, issuer: ISSUER, ttlMs: TTL, now: clock.now, maxEntries: 3 })
+  const { signer } = await setup({ maxEntries: 3 })
   for (const sid of ['a', 'b', 'c', 'd']) await signer.assertionFor(subject(sid), AUD)
   t.equal(signer.signed, 4)
   await signer.assertionFor(subject('d'), AUD)
