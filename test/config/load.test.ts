@@ -4,7 +4,7 @@ import t from 'tap'
 import { stringify } from 'yaml'
 import { GatewayError } from '../../src/errors.js'
 import { ConfigError, loadConfigFile } from '../../src/config/load.js'
-import { baseRaw, CLIENT_SECRET, COOKIE_SECRET, parseRaw, parseText, problemsOf, tempDir } from '../fixtures/config/base.js'
+import { baseRaw, CLIENT_SECRET, COOKIE_SECRET, parseRaw, lines, parseText, problemsOf, rawWithSecretFile, tempDir } from '../fixtures/config/base.js'
 
 t.test('load: a YAML syntax error is one problem naming its line and column', async t => {
   const text = 'server:\n  public_url: https://a.example\n  listen: a: b\nprovider: [\n'
@@ -25,12 +25,12 @@ t.test('load: unknown keys are named at every depth', async t => {
   raw.session.cookie.same_sight = 'lax'
   raw.routes[0].upstrem = 'http://x'
   raw.access.claims = { 'https://example.com/roles': ['a'] }
-  t.strictSame(problemsOf(() => parseRaw(raw)), [
-    'serverr: unknown key (did you mean server?)',
-    'provider.clent_id: unknown key (did you mean client_id?)',
-    'session.cookie.same_sight: unknown key (did you mean same_site?)',
-    'routes[0].upstrem: unknown key (did you mean upstream?)'
-  ])
+  t.strictSame(problemsOf(() => parseRaw(raw)), lines(`
+    serverr: unknown key (did you mean server?)
+    provider.clent_id: unknown key (did you mean client_id?)
+    session.cookie.same_sight: unknown key (did you mean same_site?)
+    routes[0].upstrem: unknown key (did you mean upstream?)
+  `))
 })
 
 t.test('load: an unknown key far from every known one gets no suggestion', async t => {
@@ -45,18 +45,18 @@ t.test('load: unknown keys, missing required sections and semantic problems are 
   delete raw.provider.client_secret
   raw.provider.clinet_secret = 'x'
   raw.pages = { brand: { accent: '#eeeeee' } }
-  t.strictSame(problemsOf(() => parseRaw(raw)), [
-    'sesion: unknown key (did you mean session?)',
-    'provider.clinet_secret: unknown key (did you mean client_secret?)',
-    'provider.client_secret: is required (or client_secret_file)',
-    'pages.brand.accent: is too light for white button text (contrast 1.2:1, needs 4.5:1); pick a darker shade'
-  ])
+  t.strictSame(problemsOf(() => parseRaw(raw)), lines(`
+    sesion: unknown key (did you mean session?)
+    provider.clinet_secret: unknown key (did you mean client_secret?)
+    provider.client_secret: is required (or client_secret_file)
+    pages.brand.accent: is too light for white button text (contrast 1.2:1, needs 4.5:1); pick a darker shade
+  `))
   delete raw.server
-  t.strictSame(problemsOf(() => parseRaw(raw)), [
-    'server: is required',
-    'sesion: unknown key (did you mean session?)',
-    'provider.clinet_secret: unknown key (did you mean client_secret?)'
-  ], 'a missing section is reported with the unknown keys')
+  t.strictSame(problemsOf(() => parseRaw(raw)), lines(`
+    server: is required
+    sesion: unknown key (did you mean session?)
+    provider.clinet_secret: unknown key (did you mean client_secret?)
+  `), 'a missing section is reported with the unknown keys')
 })
 
 t.test('load: every shape problem is reported together, with its path', async t => {
@@ -71,19 +71,19 @@ t.test('load: every shape problem is reported together, with its path', async t 
   raw.routes.push({ path: '/x' })
   raw.logging = { level: 'loud', format: 'xml' }
   raw.metrics = 'on'
-  t.strictSame(problemsOf(() => parseRaw(raw)), [
-    'server.listen: must be a string',
-    'provider.client_id: is required',
-    'provider.type: must be one of: google, oidc',
-    'session.cookie.secure: must be true or false',
-    'session.lifetime: must be a duration such as 500ms, 60s, 30m, 24h or 7d, or a whole number of seconds',
-    'access.emails: must be a list',
-    'routes[0].public: must be true or false',
-    'routes[1].upstream: is required',
-    'logging.level: must be one of: fatal, error, warn, info, debug, trace, silent',
-    'logging.format: must be one of: json, pretty',
-    'metrics: must be a mapping'
-  ])
+  t.strictSame(problemsOf(() => parseRaw(raw)), lines(`
+    server.listen: must be a string
+    provider.client_id: is required
+    provider.type: must be one of: google, oidc
+    session.cookie.secure: must be true or false
+    session.lifetime: must be a duration such as 500ms, 60s, 30m, 24h or 7d, or a whole number of seconds
+    access.emails: must be a list
+    routes[0].public: must be true or false
+    routes[1].upstream: is required
+    logging.level: must be one of: fatal, error, warn, info, debug, trace, silent
+    logging.format: must be one of: json, pretty
+    metrics: must be a mapping
+  `))
 })
 
 t.test('load: every semantic problem is reported together, with its path', async t => {
@@ -94,15 +94,15 @@ t.test('load: every semantic problem is reported together, with its path', async
   raw.session.cookie.secrets = ['too-short']
   raw.access = {}
   raw.routes = [{ path: 'app', upstream: 'ftp://x' }]
-  t.strictSame(problemsOf(() => parseRaw(raw)), [
-    'server.listen: must be host:port',
-    'server.public_url: must be an origin only (no path, query, fragment or user info), such as https://apps.example.com',
-    'provider.scopes: must include openid',
-    'session.cookie.secrets[0]: must be at least 32 bytes',
-    'access: at least one rule is required (emails, email_domains, groups or claims); to allow any verified email, write email_domains: ["*"]',
-    'routes[0].path: must start with "/"',
-    'routes[0].upstream: must be an http(s) URL'
-  ])
+  t.strictSame(problemsOf(() => parseRaw(raw)), lines(`
+    server.listen: must be host:port
+    server.public_url: must be an origin only (no path, query, fragment or user info), such as https://apps.example.com
+    provider.scopes: must include openid
+    session.cookie.secrets[0]: must be at least 32 bytes
+    access: at least one rule is required (emails, email_domains, groups or claims); to allow any verified email, write email_domains: ["*"]
+    routes[0].path: must start with "/"
+    routes[0].upstream: must be an http(s) URL
+  `))
 })
 
 t.test('load: an empty file, a list, or a scalar is refused', async t => {
@@ -223,11 +223,7 @@ t.test('load: ConfigError is a GatewayError with code PCS_CONFIG_INVALID and lis
 })
 
 t.test('loadConfigFile: reads a file and resolves _file paths against its directory', async t => {
-  const dir = tempDir()
-  writeFileSync(join(dir, 'client_secret'), 'secret-from-file\n')
-  const raw = baseRaw()
-  delete raw.provider.client_secret
-  raw.provider.client_secret_file = 'client_secret'
+  const { dir, raw } = rawWithSecretFile('secret-from-file\n')
   const file = join(dir, 'portcullis.yaml')
   writeFileSync(file, stringify(raw))
   t.equal(loadConfigFile(file, {}).provider.clientSecret, 'secret-from-file')

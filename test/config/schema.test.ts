@@ -1,6 +1,7 @@
 import t from 'tap'
 import { Ajv } from 'ajv'
 import { ConfigSchema } from '../../src/config/schema.js'
+import { lines } from '../fixtures/config/base.js'
 
 /** Every object schema inside `schema`, with its path. */
 function objects (schema: any, path = '(root)'): Array<[string, any]> {
@@ -35,28 +36,28 @@ t.test('schema: only durations use a union type', async t => {
     if (schema.items !== undefined) walk(schema.items, `${path}[]`)
   }
   walk(ConfigSchema, '')
-  t.strictSame(unions, [
-    '.server.shutdown_timeout: string|integer',
-    '.server.upstream_timeout: string|integer',
-    '.server.timeouts.headers: string|integer',
-    '.server.timeouts.request: string|integer',
-    '.server.timeouts.keep_alive: string|integer',
-    '.server.timeouts.idle: string|integer',
-    '.server.rate_limit.window: string|integer',
-    '.provider.timeout: string|integer',
-    '.provider.groups.max_age: string|integer',
-    '.provider.groups.timeout: string|integer',
-    '.session.lifetime: string|integer',
-    '.session.idle_timeout: string|integer',
-    '.session.refresh_before_expiry: string|integer',
-    '.session.login_timeout: string|integer',
-    '.session.cache.ttl: string|integer',
-    '.redis.connect_timeout: string|integer',
-    '.redis.command_timeout: string|integer',
-    '.bearer.clock_skew: string|integer',
-    '.identity.assertion.ttl: string|integer',
-    '.identity.assertion.rotate: string|integer'
-  ])
+  t.strictSame(unions, lines(`
+    .server.shutdown_timeout: string|integer
+    .server.upstream_timeout: string|integer
+    .server.timeouts.headers: string|integer
+    .server.timeouts.request: string|integer
+    .server.timeouts.keep_alive: string|integer
+    .server.timeouts.idle: string|integer
+    .server.rate_limit.window: string|integer
+    .provider.timeout: string|integer
+    .provider.groups.max_age: string|integer
+    .provider.groups.timeout: string|integer
+    .session.lifetime: string|integer
+    .session.idle_timeout: string|integer
+    .session.refresh_before_expiry: string|integer
+    .session.login_timeout: string|integer
+    .session.cache.ttl: string|integer
+    .redis.connect_timeout: string|integer
+    .redis.command_timeout: string|integer
+    .bearer.clock_skew: string|integer
+    .identity.assertion.ttl: string|integer
+    .identity.assertion.rotate: string|integer
+  `))
 })
 
 t.test('schema: every key has a description (the example file shows it), unless its parent is shown as one example value', async t => {

@@ -1,8 +1,8 @@
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { stringify } from 'yaml'
-import { baseRaw, COOKIE_SECRET, parseRaw, parseText, problemsOf, tempDir } from '../fixtures/config/base.js'
+import { baseRaw, COOKIE_SECRET, parseRaw, parseText, problemsOf, rawWithSecretFile, tempDir } from '../fixtures/config/base.js'
 
 t.test('env: ${NAME} is replaced by the variable inside a string', async t => {
   const raw = baseRaw()
@@ -61,21 +61,12 @@ t.test('env: a boolean key accepts true/false from a variable', async t => {
 })
 
 t.test('env: keys are never substituted, and values read from files are taken literally', async t => {
-  const dir = tempDir()
-  writeFileSync(join(dir, 'secret'), 'literal-${HOME}\n')
-  const raw = baseRaw()
-  delete raw.provider.client_secret
-  raw.provider.client_secret_file = 'secret'
+  const { dir, raw } = rawWithSecretFile('literal-${HOME}\n')
   t.equal(parseRaw(raw, { HOME: '/root' }, dir).provider.clientSecret, 'literal-${HOME}')
 })
 
 t.test('_file: reads the sibling key from a file relative to the config directory, trailing newline dropped', async t => {
-  const dir = tempDir()
-  mkdirSync(join(dir, 'secrets'))
-  writeFileSync(join(dir, 'secrets', 'client'), 'from-file-secret\n')
-  const raw = baseRaw()
-  delete raw.provider.client_secret
-  raw.provider.client_secret_file = 'secrets/client'
+  const { dir, raw } = rawWithSecretFile('from-file-secret\n', 'secrets/client')
   t.equal(parseRaw(raw, {}, dir).provider.clientSecret, 'from-file-secret')
 })
 

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { baseRaw, configWith, parseRaw, problemsOf, problemsWith, tempDir } from '../fixtures/config/base.js'
+import { baseRaw, configWith, lines, parseRaw, problemsOf, problemsWith, tempDir } from '../fixtures/config/base.js'
 
 t.test('server.listen: host:port, with IPv6 in brackets', async t => {
   t.strictSame(configWith(r => { r.server.listen = '[::1]:4180' }).server, { ...configWith(() => {}).server, host: '::1', port: 4180 })
@@ -35,23 +35,23 @@ t.test('server.auth_prefix: starts with "/", no trailing slash, not "/"', async 
 t.test('server.trusted_proxies: IP addresses or CIDRs', async t => {
   const ok = ['10.0.0.0/8', '192.168.1.1', '::1', 'fd00::/8', '0.0.0.0/0']
   t.strictSame(configWith(r => { r.server.trusted_proxies = ok }).server.trustedProxies, ok)
-  t.strictSame(problemsWith(r => { r.server.trusted_proxies = ['10.0.0.0/33', 'proxy.local', '10.0.0.1/8/1', 'fd00::/129', '10.0.0.0/x'] }), [
-    'server.trusted_proxies[0]: must be an IP address or CIDR such as 10.0.0.0/8',
-    'server.trusted_proxies[1]: must be an IP address or CIDR such as 10.0.0.0/8',
-    'server.trusted_proxies[2]: must be an IP address or CIDR such as 10.0.0.0/8',
-    'server.trusted_proxies[3]: must be an IP address or CIDR such as 10.0.0.0/8',
-    'server.trusted_proxies[4]: must be an IP address or CIDR such as 10.0.0.0/8'
-  ])
+  t.strictSame(problemsWith(r => { r.server.trusted_proxies = ['10.0.0.0/33', 'proxy.local', '10.0.0.1/8/1', 'fd00::/129', '10.0.0.0/x'] }), lines(`
+    server.trusted_proxies[0]: must be an IP address or CIDR such as 10.0.0.0/8
+    server.trusted_proxies[1]: must be an IP address or CIDR such as 10.0.0.0/8
+    server.trusted_proxies[2]: must be an IP address or CIDR such as 10.0.0.0/8
+    server.trusted_proxies[3]: must be an IP address or CIDR such as 10.0.0.0/8
+    server.trusted_proxies[4]: must be an IP address or CIDR such as 10.0.0.0/8
+  `))
 })
 
 t.test('server.allowed_redirect_hosts: host names or .domain, optionally with :port, lower-cased', async t => {
   t.strictSame(configWith(r => { r.server.allowed_redirect_hosts = ['Docs.Example.com', '.example.org', 'app.example.net:8443'] }).server.allowedRedirectHosts, ['docs.example.com', '.example.org', 'app.example.net:8443'])
-  t.strictSame(problemsWith(r => { r.server.allowed_redirect_hosts = ['https://x.example', 'a..b', 'x.example:99999', 'x.example:'] }), [
-    'server.allowed_redirect_hosts[0]: must be a host name (optionally with :port), or .example.com for all its subdomains',
-    'server.allowed_redirect_hosts[1]: must be a host name (optionally with :port), or .example.com for all its subdomains',
-    'server.allowed_redirect_hosts[2]: must be a host name (optionally with :port), or .example.com for all its subdomains',
-    'server.allowed_redirect_hosts[3]: must be a host name (optionally with :port), or .example.com for all its subdomains'
-  ])
+  t.strictSame(problemsWith(r => { r.server.allowed_redirect_hosts = ['https://x.example', 'a..b', 'x.example:99999', 'x.example:'] }), lines(`
+    server.allowed_redirect_hosts[0]: must be a host name (optionally with :port), or .example.com for all its subdomains
+    server.allowed_redirect_hosts[1]: must be a host name (optionally with :port), or .example.com for all its subdomains
+    server.allowed_redirect_hosts[2]: must be a host name (optionally with :port), or .example.com for all its subdomains
+    server.allowed_redirect_hosts[3]: must be a host name (optionally with :port), or .example.com for all its subdomains
+  `))
 })
 
 t.test('server timeouts and tls: durations parsed; tls files resolved and must be readable', async t => {
@@ -69,11 +69,11 @@ t.test('server timeouts and tls: durations parsed; tls files resolved and must b
 })
 
 t.test('durations: a bad or zero duration is named with its key', async t => {
-  t.strictSame(problemsWith(r => { r.session.lifetime = 'forever'; r.server.shutdown_timeout = 0; r.redis.connect_timeout = '0ms' }), [
-    'server.shutdown_timeout: must be greater than 0',
-    'session.lifetime: must be a duration such as 500ms, 60s, 30m, 24h or 7d, or a whole number of seconds',
-    'redis.connect_timeout: must be greater than 0'
-  ])
+  t.strictSame(problemsWith(r => { r.session.lifetime = 'forever'; r.server.shutdown_timeout = 0; r.redis.connect_timeout = '0ms' }), lines(`
+    server.shutdown_timeout: must be greater than 0
+    session.lifetime: must be a duration such as 500ms, 60s, 30m, 24h or 7d, or a whole number of seconds
+    redis.connect_timeout: must be greater than 0
+  `))
 })
 
 t.test('provider: google defaults issuer and prompt; the issuer may be overridden', async t => {

@@ -1,17 +1,13 @@
 /** The admission verdicts, table-tested without a server: what the gate and forward-auth render. */
 import t from 'tap'
-import type { AccessRule, RouteConfig } from '../../src/config/types.js'
 import { createAdmission, type IdentifyVerdict } from '../../src/http/admission.js'
 import type { AuthOutcome } from '../../src/http/authenticate.js'
 import { compilePolicy } from '../../src/policy/decide.js'
 import { createRouteTable } from '../../src/policy/routes.js'
 import type { Ticket } from '../../src/session/ticket.js'
 import type { Identity, SessionRecord } from '../../src/domain/types.js'
+import { route, rule } from '../fixtures/policy.js'
 
-const rule = (r: Partial<AccessRule>): AccessRule => ({ emails: [], emailDomains: [], groups: [], claims: {}, ...r })
-function route (path: string, extra: Partial<RouteConfig> = {}): RouteConfig {
-  return { path, upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: null, methods: null, refreshOnUpstream401: false, ...extra, stripPrefix: extra.stripPrefix ?? false, bearer: extra.bearer ?? false }
-}
 const pub = route('/public/', { public: true })
 const app = route('/app/')
 const admin = route('/admin/', { allow: rule({ groups: ['admins'] }), methods: ['GET'] })

@@ -1,16 +1,9 @@
 import t from 'tap'
-import type { AccessRule, RouteConfig } from '../../src/config/types.js'
+import type { RouteConfig } from '../../src/config/types.js'
 import { compilePolicy, decide, type Outcome } from '../../src/policy/decide.js'
 import type { Identity } from '../../src/domain/types.js'
 import { testIdentity } from '../fixtures/session.js'
-
-function rule (r: Partial<AccessRule>): AccessRule {
-  return { emails: [], emailDomains: [], groups: [], claims: {}, ...r }
-}
-
-function route (path: string, r: Partial<RouteConfig> = {}): RouteConfig {
-  return { path, upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: null, methods: null, refreshOnUpstream401: false, stripPrefix: false, bearer: false, ...r }
-}
+import { route, rule } from '../fixtures/policy.js'
 
 function who (email: string, r: Partial<Identity> = {}): Identity {
   return testIdentity({ sub: `sub-${email}`, email, ...r })

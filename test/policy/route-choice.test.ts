@@ -1,16 +1,13 @@
 import fc from 'fast-check'
 import t from 'tap'
-import type { AccessRule, RouteConfig } from '../../src/config/types.js'
+import type { RouteConfig } from '../../src/config/types.js'
 import { compilePolicy } from '../../src/policy/decide.js'
 import { AMBIGUOUS, UNREADABLE, atLeastAsStrict, chooseRoute, explainReadings } from '../../src/policy/route-choice.js'
 import { normalisePath } from '../../src/proxy/path.js'
 import { createRouteTable } from '../../src/policy/routes.js'
 import { readAs, readPath, readerCovers, strictestHandler, type Handler } from '../helpers/upstream-readers.js'
+import { route, rule } from '../fixtures/policy.js'
 
-const rule = (r: Partial<AccessRule>): AccessRule => ({ emails: [], emailDomains: [], groups: [], claims: {}, ...r })
-function route (path: string, extra: Partial<RouteConfig> = {}): RouteConfig {
-  return { path, upstream: 'http://127.0.0.1:8080', public: false, api: false, allow: null, methods: null, refreshOnUpstream401: false, ...extra, stripPrefix: extra.stripPrefix ?? false, bearer: extra.bearer ?? false }
-}
 
 // The routes.
 const root = route('/', { public: true })
