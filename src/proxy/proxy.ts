@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http'
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, RouteConfig } from '../config/types.js'
@@ -94,7 +93,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
 
   function upstreamHeaders (request: FastifyRequest, incoming: Headers): Headers {
     const session = request.portcullis.session
-    const fwd = forwarding.resolve(request.socket.remoteAddress ?? '', request.headers as IncomingHttpHeaders, config.server.tls !== null)
+    const fwd = forwarding.resolve(request.socket.remoteAddress ?? '', request.headers, config.server.tls !== null)
     // Resolved here anyway: the access line and audit lines reuse it (observability/audit.ts).
     request.portcullis.client = fwd.clientIp
     const headers = identityHeaders.apply(incoming, {
@@ -103,7 +102,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
       accessToken: session?.record.tokens.accessToken ?? null,
       idToken: session?.record.tokens.idToken ?? null,
       assertion: request.portcullis.assertion
-    }) as Headers
+    })
     headers['x-forwarded-for'] = fwd.xff
     headers['x-forwarded-proto'] = fwd.trusted ? fwd.proto : servedProto
     headers['x-forwarded-host'] = fwd.trusted ? fwd.host ?? served.host : served.host
