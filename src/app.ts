@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { createAssertions, loadAssertionKey } from './assertion/assertions.js'
 import { registerJwks } from './assertion/jwks.js'
 import cookie from '@fastify/cookie'
-import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { Config } from './config/types.js'
 import { isGatewayError } from './errors.js'
 import { createAuthenticator } from './http/authenticate.js'
@@ -168,12 +168,14 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
 
   const timeouts = serverTimeouts(config.server.timeouts)
   let socketErrorLine: SocketErrorLine | null = null
+  // Request loggers are the framework's logger interface, not pino's (observability/request-logger.ts).
+  const frameworkLogger: FastifyBaseLogger = logger
   const app = Fastify({
-    loggerInstance: logger,
+    loggerInstance: frameworkLogger,
     // The gateway writes its own access log line (observability/access-log); fastify's is off.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     // Each request's logger (bound to its id) is built only when the request logs a line.
-    childLoggerFactory: lazyChildLoggerFactory as never,
+    childLoggerFactory: lazyChildLoggerFactory,
     requestIdHeader: false,
     genReqId: (raw) => {
       const incoming = raw.headers['x-request-id']
@@ -192,10 +194,11 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     ...(config.server.tls === null
       ? { http: timeouts.http }
       : { https: { ...timeouts.http, cert: readFileSync(config.server.tls.certFile), key: readFileSync(config.server.tls.keyFile) } })
-  }) as unknown as FastifyInstance
+  })
 
   const drain = createDrain()
-  app.decorateRequest('portcullis', null as never)
+  // Fastify decorates with null (a shared object would leak between requests); its types want the final type.
+  app.decorateRequest('portcullis', null as unknown as FastifyRequest['portcullis'])
   app.decorate('portcullisPages', createPagesFor(config))
   // Hooks that never wait use the callback form: no promise per request.
   app.addHook('onRequest', (request, _reply, done) => {

@@ -8,7 +8,7 @@
  * default) rides on a symbol, which Ajv does not see, so the schema stays valid in strict mode.
  */
 import { Type } from '@sinclair/typebox'
-import type { TSchema, TProperties } from '@sinclair/typebox'
+import type { SchemaOptions, TSchema, TProperties } from '@sinclair/typebox'
 import { formatDuration, parseDuration } from './duration.js'
 import { formatHostPort, parseHostPort } from './syntax.js'
 
@@ -35,13 +35,13 @@ export interface KeyOptions {
 
 /** Annotates `schema` with its description, default and example. */
 export function key<T extends TSchema> (schema: T, description: string, options: KeyOptions = {}): T {
-  const annotated = schema as unknown as Record<string | symbol, unknown>
-  annotated.description = description
-  if ('default' in options) annotated.default = options.default
-  if ('example' in options || options.commented === true) {
-    annotated[EXAMPLE] = { value: 'example' in options ? options.example : options.default, commented: options.commented ?? false } satisfies Example
-  }
-  return schema
+  // TypeBox's own annotations (SchemaOptions), written on the schema as Type.*(…, options) would.
+  const annotations: SchemaOptions = schema
+  annotations.description = description
+  if ('default' in options) annotations.default = options.default
+  if (!('example' in options) && options.commented !== true) return schema
+  const example: Example = { value: 'example' in options ? options.example : options.default, commented: options.commented ?? false }
+  return Object.assign(schema, { [EXAMPLE]: example })
 }
 
 /** A closed object: unknown keys are errors at every depth. Defaults to `{}` so Ajv fills its keys. */
@@ -89,8 +89,7 @@ export interface Field {
 
 /** Marks how `schema`'s decoded value is named in the resolved config (see {@link FIELD}). */
 export function field<T extends TSchema, const F extends Field> (schema: T, options: F): T & { readonly [FIELD]: F } {
-  (schema as unknown as Record<symbol, unknown>)[FIELD] = options
-  return schema as T & { readonly [FIELD]: F }
+  return Object.assign(schema, { [FIELD]: options })
 }
 
 /** `7d`, `24h`, `30m`, `60s`, `500ms` or a whole number of seconds; decodes to milliseconds (> 0). */

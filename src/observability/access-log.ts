@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import { createAccessLineWriter } from './access-line.js'
 import { userAgentOf } from './audit.js'
 import type { Metrics } from './metrics.js'
+import { levelEnabled } from './request-logger.js'
 
 /** Response header that tells the client the request id to quote in a support request. */
 export const requestIdHeader = 'x-request-id'
@@ -62,7 +63,7 @@ export function registerAccessLog (app: FastifyInstance, metrics: Pick<Metrics, 
     const route = routeLabel(request)
     metrics.request(route, status, durationMs)
     // A route may lower its own log level (liveness probes): the access line follows it.
-    if (!(request.log as unknown as { isLevelEnabled (level: string): boolean }).isLevelEnabled('info')) return
+    if (!levelEnabled(request.log, 'info')) return
     accessLine({
       requestId: request.id,
       method: request.method,

@@ -4,7 +4,8 @@
  * Redis and memory stores are measured the same way.
  */
 import type { Flows } from '../oidc/flows.js'
-import { storeOperations, type SessionStore } from '../session/store.js'
+import type { SessionStore } from '../session/store.js'
+import { wrapStore } from '../session/wrap-store.js'
 import type { Metrics } from '../observability/metrics.js'
 
 /**
@@ -12,22 +13,17 @@ import type { Metrics } from '../observability/metrics.js'
  * each rejection as an error, to `metrics` under the operation's name (`get`, `acquireLock`...).
  */
 export function instrumentStore (store: SessionStore, metrics: Pick<Metrics, 'store'>): SessionStore {
-  const wrapped: Record<string, unknown> = { close: () => store.close() }
-  for (const operation of storeOperations) {
-    const call = (store[operation] as (...args: unknown[]) => Promise<unknown>).bind(store)
-    wrapped[operation] = async (...args: unknown[]) => {
-      const started = performance.now()
-      try {
-        const result = await call(...args)
-        metrics.store(operation, performance.now() - started, false)
-        return result
-      } catch (err) {
-        metrics.store(operation, performance.now() - started, true)
-        throw err
-      }
+  return wrapStore(store, async (operation, call) => {
+    const started = performance.now()
+    try {
+      const result = await call()
+      metrics.store(operation, performance.now() - started, false)
+      return result
+    } catch (err) {
+      metrics.store(operation, performance.now() - started, true)
+      throw err
     }
-  }
-  return wrapped as unknown as SessionStore
+  })
 }
 
 /**

@@ -1,5 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http'
-import httpProxy from '@fastify/http-proxy'
+import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config, RouteConfig } from '../config/types.js'
 import { gatewayError } from '../errors.js'
@@ -11,6 +10,19 @@ import { upstreamPath } from './upstream-path.js'
 import type { SocketTracker } from './websockets.js'
 
 type Headers = Record<string, string | string[] | undefined>
+
+/** The router's constraint strategy, as the framework's `addConstraintStrategy` takes it. */
+type ConstraintStrategy = Parameters<FastifyInstance['addConstraintStrategy']>[0]
+/** What the router stores under a constraint's value (a route's handler). */
+type ConstrainedHandler = Parameters<ReturnType<ConstraintStrategy['storage']>['set']>[1]
+
+/**
+ * The WebSocket client options: ws's own, plus the upstream header rewriter the proxy plugin reads
+ * from them (its README documents `wsClientOptions.rewriteRequestHeaders`; its types omit it).
+ */
+type WsClientOptions = NonNullable<FastifyHttpProxyOptions['wsClientOptions']> & {
+  readonly rewriteRequestHeaders: (headers: Headers, request: FastifyRequest) => Headers
+}
 
 export interface ProxyOptions {
   readonly config: Config
@@ -58,7 +70,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
   const upstreams = new WeakMap<RouteConfig, { origin: string, host: string, basePath: string }>()
 
   /** The route's upstream origin and host, and the path (with query) to ask it for. */
-  function target (request: FastifyRequest): { origin: string, host: string, path: string } {
+  function target (request: Pick<FastifyRequest, 'portcullis'>): { origin: string, host: string, path: string } {
     const route = request.portcullis.route
     if (route === null) throw gatewayError('PCS_NOT_FOUND')
     let upstream = upstreams.get(route)
@@ -81,7 +93,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
 
   function upstreamHeaders (request: FastifyRequest, incoming: Headers): Headers {
     const session = request.portcullis.session
-    const fwd = forwarding.resolve(request.socket.remoteAddress ?? '', request.headers as IncomingHttpHeaders, config.server.tls !== null)
+    const fwd = forwarding.resolve(request.socket.remoteAddress ?? '', request.headers, config.server.tls !== null)
     // Resolved here anyway: the access line and audit lines reuse it (observability/audit.ts).
     request.portcullis.client = fwd.clientIp
     const headers = identityHeaders.apply(incoming, {
@@ -90,7 +102,7 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
       accessToken: session?.record.tokens.accessToken ?? null,
       idToken: session?.record.tokens.idToken ?? null,
       assertion: request.portcullis.assertion
-    }) as Headers
+    })
     headers['x-forwarded-for'] = fwd.xff
     headers['x-forwarded-proto'] = fwd.trusted ? fwd.proto : servedProto
     headers['x-forwarded-host'] = fwd.trusted ? fwd.host ?? served.host : served.host
@@ -161,15 +173,16 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
 
   // Upgrade requests (WebSocket) are routed to @fastify/http-proxy's routes, every other request
   // to the forwarder's: the same paths, told apart by a route constraint on the Upgrade header.
-  app.addConstraintStrategy({
+  const upgradeStrategy: ConstraintStrategy = {
     name: UPGRADE,
     storage () {
-      const stores = new Map<string, unknown>()
-      return { get: (value: string) => stores.get(value) ?? null, set: (value: string, store: unknown) => { stores.set(value, store) } }
+      const handlers = new Map<unknown, ConstrainedHandler>()
+      return { get: (value) => handlers.get(value) ?? null, set: (value, handler) => { handlers.set(value, handler) } }
     },
-    deriveConstraint: (req: { headers: Record<string, unknown> }) => req.headers.upgrade === undefined ? undefined : 'yes',
+    deriveConstraint: (req) => req.headers.upgrade === undefined ? undefined : 'yes',
     mustMatchWhenDerived: false
-  } as never)
+  }
+  app.addConstraintStrategy(upgradeStrategy)
 
   // Every request body is streamed upstream untouched: none is parsed (the catch-all parser
   // leaves the stream as it is), so no body limit or parse error of the gateway applies.
@@ -198,6 +211,13 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
       options.sockets?.remember(request)
       done()
     })
+    const wsClientOptions: WsClientOptions = {
+      rewriteRequestHeaders: (headers, request) => {
+        const out = upstreamHeaders(request, { ...request.headers })
+        for (const name of ['host', 'connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']) delete out[name]
+        return { ...headers, ...out }
+      }
+    }
     await scope.register(httpProxy, {
       upstream: '',
       prefix: '/',
@@ -206,18 +226,12 @@ export async function registerProxy (app: FastifyInstance, options: ProxyOptions
       disableRequestLogging: true,
       ...(options.sockets === undefined ? {} : { wsHooks: options.sockets.hooks }),
       replyOptions: {
-        getUpstream: (request: FastifyRequest) => target(request).origin
+        getUpstream: (request) => target(request).origin
       },
-      wsClientOptions: {
-        rewriteRequestHeaders: (headers: Headers, request: FastifyRequest) => {
-          const out = upstreamHeaders(request, { ...request.headers })
-          for (const name of ['host', 'connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol']) delete out[name]
-          return { ...headers, ...out }
-        }
-      },
+      wsClientOptions,
       // A request with an Upgrade header that is not a WebSocket handshake is an HTTP request.
-      handler: (request: FastifyRequest, reply: FastifyReply) => { forward(request, reply) }
-    } as never)
+      handler: (request, reply) => { forward(request, reply) }
+    })
   })
 
   app.setNotFoundHandler((request, reply) => sendError(request, reply, 'PCS_NOT_FOUND'))

@@ -1,5 +1,6 @@
 import { gatewayError, isGatewayError } from '../errors.js'
-import { storeOperations, type SessionStore } from './store.js'
+import type { SessionStore } from './store.js'
+import { wrapStore } from './wrap-store.js'
 
 /*
  * The store's circuit breaker: fail fast while the store is known to be unavailable.
@@ -106,29 +107,24 @@ export function createStoreBreaker (inner: SessionStore, options: StoreBreakerOp
     return gatewayError('PCS_STORE_UNAVAILABLE', { details: { breaker: 'open' } })
   }
 
-  const wrapped: Record<string, unknown> = {}
-  for (const name of storeOperations) {
-    const call = (inner[name] as (...args: unknown[]) => Promise<unknown>).bind(inner)
-    wrapped[name] = async (...args: unknown[]) => {
-      if (state === 'open') throw refused()
-      try {
-        const result = await call(...args)
-        success()
-        return result
-      } catch (err) {
-        failure(err)
-        throw err
-      }
+  const wrapped = wrapStore(inner, async (_operation, call) => {
+    if (state === 'open') throw refused()
+    try {
+      const result = await call()
+      success()
+      return result
+    } catch (err) {
+      failure(err)
+      throw err
     }
-  }
-  wrapped.close = async () => {
+  }, async () => {
     closed = true
     clearInterval(timer)
     await inner.close()
-  }
+  })
 
   return {
-    store: wrapped as unknown as SessionStore,
+    store: wrapped,
     state: () => state,
     isOpen: () => state === 'open',
     connection (up) {

@@ -97,14 +97,3 @@ export function checkTtl (ttlMs: number, what = 'ttlMs'): number {
   if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw new RangeError(`${what} must be a positive number of milliseconds, got ${ttlMs}`)
   return Math.ceil(ttlMs)
 }
-
-/**
- * Every method of the port but `close`, for wrappers that treat them all alike (metrics, the
- * breaker). Typed as a record of the port's methods, so a method added to the port fails to
- * compile here instead of silently missing from the wrapped store.
- */
-const operations: Record<Exclude<keyof SessionStore, 'close'>, true> = {
-  get: true, getWithTtl: true, set: true, setIfAbsent: true, take: true, delete: true, expire: true, ttl: true,
-  acquireLock: true, renewLock: true, releaseLock: true, setIfLockHeld: true, indexAdd: true, indexRemove: true, indexRange: true, publish: true, subscribe: true, ping: true
-}
-export const storeOperations = Object.keys(operations) as ReadonlyArray<keyof typeof operations>

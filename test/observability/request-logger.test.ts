@@ -1,24 +1,23 @@
 import { Writable } from 'node:stream'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import { pino, type Level } from 'pino'
 import t from 'tap'
 import { createLogger } from '../../src/observability/logger.js'
-import { lazyChildLoggerFactory } from '../../src/observability/request-logger.js'
+import { lazyChildLoggerFactory, levelEnabled } from '../../src/observability/request-logger.js'
 
 type Line = Record<string, any>
-
-const enabled = (log: unknown, level: string): boolean => (log as { isLevelEnabled (level: string): boolean }).isLevelEnabled(level)
 
 function appWith (level: 'info' | 'debug'): { app: FastifyInstance, lines: () => Line[] } {
   let text = ''
   const sink = new Writable({ write (chunk: Buffer, _enc, done) { text += chunk.toString('utf8'); done() } })
-  const logger = createLogger({ level, format: 'json' }, sink)
+  const logger: FastifyBaseLogger = createLogger({ level, format: 'json' }, sink)
   const app = Fastify({
     loggerInstance: logger,
     disableRequestLogging: true,
     requestIdLogLabel: 'requestId',
     genReqId: () => 'req-fixed-1',
-    childLoggerFactory: lazyChildLoggerFactory as never
-  }) as unknown as FastifyInstance
+    childLoggerFactory: lazyChildLoggerFactory
+  })
   return { app, lines: () => text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) }
 }
 
@@ -41,15 +40,15 @@ t.test('request logger: a line a request writes carries its request id and is re
 t.test('request logger: levels below the logger level write nothing; a route\'s own level applies', async (t) => {
   const { app, lines } = appWith('info')
   app.get('/quiet', { logLevel: 'warn' }, async (request) => {
-    t.equal(enabled(request.log, 'info'), false, 'the route lowered info away')
-    t.equal(enabled(request.log, 'warn'), true)
+    t.equal(levelEnabled(request.log, 'info'), false, 'the route lowered info away')
+    t.equal(levelEnabled(request.log, 'warn'), true)
     request.log.info('not written')
     request.log.warn('written at warn')
     return 'ok'
   })
   app.get('/normal', async (request) => {
-    t.equal(enabled(request.log, 'debug'), false)
-    t.equal(enabled(request.log, 'info'), true)
+    t.equal(levelEnabled(request.log, 'debug'), false)
+    t.equal(levelEnabled(request.log, 'info'), true)
     request.log.debug('not written either')
     request.log.info('written at info')
     return 'ok'
@@ -68,5 +67,26 @@ t.test('request logger: a child of the request logger keeps the request id and a
   })
   t.equal((await app.inject({ method: 'GET', url: '/x' })).statusCode, 200)
   t.match(lines().find((l) => l.msg === 'from a child'), { level: 'debug', requestId: 'req-fixed-1', part: 'refresh' })
+  await app.close()
+})
+
+t.test('request logger: levelEnabled answers as pino\'s isLevelEnabled, at every threshold and for every level', async (t) => {
+  const levels: Level[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal']
+  for (const threshold of [...levels, 'silent']) {
+    const logger = pino({ level: threshold })
+    for (const level of levels) t.equal(levelEnabled(logger, level), logger.isLevelEnabled(level), `${level} at ${threshold}`)
+  }
+})
+
+t.test('request logger: a level set on the request logger applies to its next lines', async (t) => {
+  const { app, lines } = appWith('info')
+  app.get('/x', async (request) => {
+    request.log.level = 'debug'
+    t.equal(levelEnabled(request.log, 'debug'), true)
+    request.log.debug('now written')
+    return 'ok'
+  })
+  t.equal((await app.inject({ method: 'GET', url: '/x' })).statusCode, 200)
+  t.match(lines().find((l) => l.msg === 'now written'), { level: 'debug', requestId: 'req-fixed-1' })
   await app.close()
 })

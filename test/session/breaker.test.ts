@@ -3,22 +3,18 @@ import { gatewayError, isGatewayError } from '../../src/errors.js'
 import { createStoreBreaker, type BreakerState } from '../../src/session/breaker.js'
 import { createMemoryStore } from '../../src/session/memory-store.js'
 import type { SessionStore } from '../../src/session/store.js'
+import { wrapStore } from '../../src/session/wrap-store.js'
 
 /** A memory store that can be made to fail every call as an unreachable store does, counting the calls that reach it. */
 function faultyStore (): { store: SessionStore, calls: () => number, down: (yes: boolean) => void } {
-  const memory = createMemoryStore()
   let failing = false
   let calls = 0
-  const store = { ...memory } as Record<string, unknown>
-  for (const [name, fn] of Object.entries(memory)) {
-    if (name === 'close') continue
-    store[name] = async (...args: unknown[]) => {
-      calls++
-      if (failing) throw gatewayError('PCS_STORE_UNAVAILABLE', { details: { operation: name } })
-      return await (fn as (...a: unknown[]) => Promise<unknown>)(...args)
-    }
-  }
-  return { store: store as unknown as SessionStore, calls: () => calls, down: (yes) => { failing = yes } }
+  const store = wrapStore(createMemoryStore(), async (operation, call) => {
+    calls++
+    if (failing) throw gatewayError('PCS_STORE_UNAVAILABLE', { details: { operation } })
+    return await call()
+  })
+  return { store, calls: () => calls, down: (yes) => { failing = yes } }
 }
 
 async function until (check: () => boolean, ms = 3000): Promise<void> {
