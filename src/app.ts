@@ -197,8 +197,8 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
   })
 
   const drain = createDrain()
-  // Fastify decorates with null (a shared object would leak between requests); its types want the final type.
-  app.decorateRequest('portcullis', null as unknown as FastifyRequest['portcullis'])
+  // Each request's state is set in onRequest; the decoration is null (a shared object would leak between requests).
+  app.decorateRequest('portcullis', null, [])
   app.decorate('portcullisPages', createPagesFor(config))
   // Hooks that never wait use the callback form: no promise per request.
   app.addHook('onRequest', (request, _reply, done) => {
