@@ -11,7 +11,7 @@ await app.register(httpProxy, {
   upstream,
   prefix: '/',
   undici: { connections: 128, pipelining: 1, keepAliveTimeout: 30_000 }
-} as never)
+})
 const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) })
 process.stdout.write(`${JSON.stringify({ listening: Number(new URL(address).port) })}\n`)
 process.on('SIGTERM', () => { void app.close().then(() => process.exit(0)) })

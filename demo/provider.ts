@@ -156,6 +156,8 @@ interface OidcProvider extends InteractionHost {
   callback (): (req: IncomingMessage, res: ServerResponse) => void
   use (middleware: (ctx: KoaContext, next: () => Promise<void>) => Promise<void>): void
   on (event: string, listener: (...args: any[]) => void): void
+  /** The issued access tokens (the Workspace API double asks whose a token is). */
+  readonly AccessToken: { find (token: string): Promise<{ accountId: string, scope?: string, isExpired?: boolean } | undefined> }
 }
 
 /**
@@ -202,7 +204,7 @@ export async function startDevProvider (options: DevProviderOptions): Promise<De
   const issuer = await listenBounded(server, host, options.port ?? 0, 'development provider')
   const googleApis = createGoogleApis(issuer, options.workspaceGroups ?? DEMO_WORKSPACE_GROUPS, async (token) => {
     // A user access token this provider issued, still valid: whose it is and what it may do.
-    const found = token === '' ? undefined : await (provider as unknown as { AccessToken: { find (t: string): Promise<{ accountId: string, scope?: string, isExpired?: boolean } | undefined> } }).AccessToken.find(token)
+    const found = token === '' ? undefined : await provider?.AccessToken.find(token)
     if (found === undefined || found.isExpired === true) return null
     const account = accounts.get(found.accountId)
     return account === undefined ? null : { email: account.email, scopes: new Set((found.scope ?? '').split(' ')) }

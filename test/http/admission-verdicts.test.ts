@@ -4,8 +4,9 @@ import { createAdmission, type IdentifyVerdict } from '../../src/http/admission.
 import type { AuthOutcome } from '../../src/http/authenticate.js'
 import { compilePolicy } from '../../src/policy/decide.js'
 import { createRouteTable } from '../../src/policy/routes.js'
-import type { Ticket } from '../../src/session/ticket.js'
-import type { Identity, SessionRecord } from '../../src/domain/types.js'
+import { newTicket } from '../../src/session/ticket.js'
+import type { Identity } from '../../src/domain/types.js'
+import { testIdentity, testRecord } from '../fixtures/session.js'
 import { route, rule } from '../fixtures/policy.js'
 
 const pub = route('/public/', { public: true })
@@ -17,9 +18,9 @@ const options = { routes: createRouteTable(routes), policy, authPrefix: '/oauth2
 const proxy = createAdmission({ ...options, scope: 'proxy' })
 const forwardAuth = createAdmission({ ...options, scope: 'forward-auth' })
 
-const identity = (groups: string[]): Identity => ({ sub: 's', email: 'bob@example.com', emailVerified: true, name: null, preferredUsername: null, groups, hd: null, claims: {} })
-const ticket = { id: 'x' } as unknown as Ticket
-const signedIn = (groups: string[]): AuthOutcome => ({ kind: 'signed_in', ticket, record: { identity: identity(groups) } as unknown as SessionRecord, refreshed: false })
+const identity = (groups: string[]): Identity => testIdentity({ sub: 's', email: 'bob@example.com', groups })
+const ticket = newTicket()
+const signedIn = (groups: string[]): AuthOutcome => ({ kind: 'signed_in', ticket, record: testRecord(Date.now(), { identity: identity(groups) }), refreshed: false })
 
 t.test('admission: first-stage verdicts', async (t) => {
   t.same(proxy.target('/a/%zz', 'GET'), { kind: 'bad_path', code: 'PCS_BAD_PATH' })
@@ -60,7 +61,7 @@ t.test('admission: second-stage verdicts carry the identity and the session it c
   const allowed = proxy.identify(target, 'GET', alice)
   t.match(allowed, { kind: 'allowed', route: admin, refreshed: false, rule: 'routes[/admin/].allow.groups: admins' })
   if (allowed.kind === 'allowed') {
-    t.equal(allowed.identity, (alice as { record: SessionRecord }).record.identity, 'the identity itself, not a copy')
+    t.equal(allowed.identity, alice.kind === 'signed_in' ? alice.record.identity : null, 'the identity itself, not a copy')
     t.equal(allowed.session?.ticket, ticket)
   }
 })

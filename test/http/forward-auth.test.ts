@@ -170,7 +170,7 @@ function rawCheck (headers: Array<[string, string]>): Promise<{ status: number, 
   const url = new URL(stack.url)
   return new Promise((resolve, reject) => {
     import('node:http').then(({ request }) => {
-      const req = request({ host: url.hostname, port: url.port, path: '/oauth2/auth', headers: [['host', url.host], ...headers].flat() as unknown as Record<string, string>, timeout: 5000 }, (res) => {
+      const req = request({ host: url.hostname, port: url.port, path: '/oauth2/auth', headers: [['host', url.host], ...headers].flat(), timeout: 5000 }, (res) => {
         res.resume()
         res.on('end', () => resolve({ status: res.statusCode ?? 0, code: res.headers['x-portcullis-error'], user: res.headers['x-auth-request-user'] }))
       })

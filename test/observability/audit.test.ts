@@ -25,7 +25,7 @@ t.test('audit: one info line `audit` with the event, client through trusted prox
   const logger = createLogger({ level: 'info', format: 'json' }, sink.stream)
   const audit = createAudit(logger, createForwarding(['127.0.0.1']), false)
   const app = Fastify()
-  app.decorateRequest('portcullis', null as never)
+  app.decorateRequest('portcullis', null, [])
   app.addHook('onRequest', (request, _reply, done) => { request.portcullis = newRequestState(); done() })
   app.get('/', (request, reply) => {
     audit.record('sign_in', request, { email: 'alice@example.com', sessionId: 'sid-1', reason: 'why' })
