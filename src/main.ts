@@ -42,6 +42,6 @@ export async function serve (file: string, env: NodeJS.ProcessEnv = process.env)
     await gateway.close().catch(() => {})
     throw err
   }
-  gateway.logger.info({ url, publicUrl: config.server.publicUrl, store: config.session.store, metrics: gateway.metricsUrl() ?? undefined }, 'portcullis listening')
+  gateway.logger.info({ url, publicUrl: config.server.publicUrl, store: config.session.store, metrics: gateway.metricsUrl() ?? undefined, admin: gateway.adminUrl() ?? undefined }, 'portcullis listening')
   return 0
 }
