@@ -11,7 +11,7 @@ import { startBenchRedis } from '../../bench/redis.js'
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../demo/accounts.js'
 import { startDevProvider } from '../../demo/provider.js'
 import { startDemoApp } from '../../demo/upstream.js'
-import { freePort } from '../helpers/listen.js'
+import { pickedPort } from '../helpers/listen.js'
 
 const { install, note } = apacheAvailable()
 
@@ -20,7 +20,7 @@ t.test('apache peer: a real sign-in gives a session in Redis, and the upstream s
   t.teardown(() => redis.stop())
   const upstream = await startDemoApp()
   t.teardown(() => upstream.close())
-  const port = await freePort()
+  const port = await pickedPort()
   const provider = await startDevProvider({ clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [apacheRedirectUri(port)] }] })
   t.teardown(() => provider.close())
   const peer: ApacheProc = await startApache({ install: install!, port, issuer: provider.issuer, clientId: DEMO_CLIENT_ID, clientSecret: DEMO_CLIENT_SECRET, upstream: upstream.url, redisUrl: redis.url })

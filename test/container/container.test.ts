@@ -26,7 +26,7 @@ import { root } from '../helpers/build.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { listenOnLoopback } from '../helpers/listen.js'
 import { podman, podmanMissing, removeQuietly, runEngine } from '../helpers/podman.js'
-import { freePort } from '../helpers/listen.js'
+import { pickedPort } from '../helpers/listen.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
 
@@ -126,7 +126,7 @@ async function containerTests (): Promise<void> {
   })
 
   t.test('demo image: the demo app runs from the demo target', async (t) => {
-    const port = await freePort()
+    const port = await pickedPort()
     const name = `portcullis-demo-${run}`
     cleanups.push(() => removeQuietly('container', [name]))
     await podman(['run', '-d', '--name', name, '--network', 'host', '-e', 'HOST=127.0.0.1', '-e', `PORT=${port}`, DEMO, '/app/dist/demo/upstream-main.js'])
@@ -140,8 +140,8 @@ async function containerTests (): Promise<void> {
   // ---- the gateway in a container ----------------------------------------------------------------
 
   t.test('gateway: non-root, read-only, no capabilities; sign-in, health check, /ready, /metrics, graceful stop', async (t) => {
-    const port = await freePort()
-    const metricsPort = await freePort()
+    const port = await pickedPort()
+    const metricsPort = await pickedPort()
     const url = `http://127.0.0.1:${port}`
     const { redis, app } = await services()
     const provider = await startProvider(url)
@@ -261,9 +261,9 @@ async function containerTests (): Promise<void> {
     const [configMap] = docs('configmap.yaml')
     const [secret] = docs('secret.yaml')
     const [deployment] = docs('deployment.yaml')
-    const port = await freePort()
-    const metricsPort = await freePort()
-    const redisPort = await freePort()
+    const port = await pickedPort()
+    const metricsPort = await pickedPort()
+    const redisPort = await pickedPort()
     const url = `http://127.0.0.1:${port}`
     const { app } = await services()
 
@@ -353,8 +353,8 @@ async function containerTests (): Promise<void> {
 
   t.test('compose: podman-compose brings up compose.dev.yaml; one sign-in through the load balancer, both replicas serve it', async (t) => {
     const project = `portcullis-ctest-${run}`
-    const devPort = await freePort()
-    const providerPort = await freePort()
+    const devPort = await pickedPort()
+    const providerPort = await pickedPort()
     const env = { DEV_PORT: String(devPort), DEV_PROVIDER_PORT: String(providerPort) }
     // The images the compose file names: the gateway and demo images built above (so compose builds
     // nothing), and for the load balancer and Redis the local stand-ins of the official images.

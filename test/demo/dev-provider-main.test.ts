@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { ensureBuilt, root } from '../helpers/build.js'
-import { freePort } from '../helpers/listen.js'
+import { pickedPort } from '../helpers/listen.js'
 
 /*
  * The development provider's own process (docker/compose.dev.yaml's `provider` service): it lets
@@ -35,7 +35,7 @@ const IPV6_LOOPBACK = '00000000000000000000000001000000'
 const isLoopback = (address: string): boolean => address.startsWith('127.') || address === IPV6_LOOPBACK
 
 async function start (t: Test, env: Record<string, string>, args: string[] = []): Promise<{ port: number, out: () => string, child: ChildProcess }> {
-  const port = await freePort()
+  const port = await pickedPort()
   const child = spawn(process.execPath, [main, ...args], {
     env: { PATH: process.env.PATH ?? '', DEV_PROVIDER_PORT: String(port), DEV_CLIENT_REDIRECT_URIS: 'http://127.0.0.1:4180/oauth2/callback', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -68,7 +68,7 @@ t.test('dev provider: DEV_PROVIDER_HOST, or --host, names the addresses it also 
 })
 
 t.test('dev provider: an issuer beyond loopback needs the explicit option; a bad value is refused', async (t) => {
-  const port = await freePort()
+  const port = await pickedPort()
   const refused = spawn(process.execPath, [main], {
     env: { PATH: process.env.PATH ?? '', DEV_PROVIDER_PORT: String(port), DEV_PROVIDER_ISSUER: `http://192.0.2.10:${port}`, DEV_CLIENT_REDIRECT_URIS: 'http://127.0.0.1:4180/oauth2/callback' },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -9,7 +9,7 @@ import t from 'tap'
 import { createTestClock } from '../helpers/clock.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { startNginx, type Nginx } from '../helpers/nginx.js'
-import { freePort } from '../helpers/listen.js'
+import { pickedPort } from '../helpers/listen.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
 import { startStack, type Stack } from '../helpers/stack.js'
 
@@ -24,7 +24,7 @@ let base: string
 
 t.before(async () => {
   if (snippet === undefined) throw new Error('docs/forward-auth.md has no nginx snippet between the markers')
-  const port = await freePort()
+  const port = await pickedPort()
   base = `http://127.0.0.1:${port}`
   stack = await startStack({
     store: 'memory',

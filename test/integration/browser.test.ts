@@ -7,12 +7,12 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { launchChromium, type Browser } from '../helpers/browser.js'
-import { freePort } from '../helpers/listen.js'
+import { pickedPort } from '../helpers/listen.js'
 
 const demoScript = fileURLToPath(new URL('../../dist/demo/demo.js', import.meta.url))
 
 async function startDemo (): Promise<{ url: string, child: ChildProcess, output: () => string }> {
-  const [port, providerPort, appPort] = [await freePort(), await freePort(), await freePort()]
+  const [port, providerPort, appPort] = [await pickedPort(), await pickedPort(), await pickedPort()]
   const child = spawn(process.execPath, [demoScript], {
     env: { ...process.env, DEMO_PORT: String(port), DEMO_PROVIDER_PORT: String(providerPort), DEMO_APP_PORT: String(appPort) },
     stdio: ['ignore', 'pipe', 'pipe']
