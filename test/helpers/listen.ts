@@ -27,10 +27,13 @@ export async function listenOnLoopback (server: Server): Promise<string> {
  *   built, before it listens (helpers/stack.ts).
  *
  * The race: the port is released when this resolves, and another process (a parallel test) may
- * bind it before the intended server does. Every caller therefore starts over on a new port when
- * the bind fails with a recognisable "address in use", bounded (three attempts): `startStack`,
- * `startRedis`, `startNginx` and `startApache` do. A caller that cannot (a container's published
- * port) accepts a rare failure that names the taken address.
+ * bind it before the intended server does. Callers therefore start over on a new port when the
+ * bind fails with a recognisable "address in use" (`onPickedPort`, three attempts): `startStack`,
+ * `startReplicas`, `startRedis`, the nginx and Apache tests (`nginxPortTaken`, `apachePortTaken`),
+ * the reload and browser tests. They also make sure the server that answers on the port is theirs
+ * (redis-server's process id, nginx's and httpd's pid file, the demo's banner). A caller that
+ * cannot start over (a container's or a pod's ports, a server a client already waits for) accepts
+ * a rare failure that names the taken address.
  */
 export function pickedPort (): Promise<number> {
   return new Promise((resolve, reject) => {
