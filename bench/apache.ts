@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { accessSync, chmodSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { accessSync, chmodSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
@@ -162,10 +162,19 @@ ProxyPass / ${upstream}/ keepalive=On
 `
 }
 
-async function waitForPort (port: number, alive: () => boolean, log: () => string): Promise<void> {
+/**
+ * True when httpd could not start because its port was taken (its log names the failed bind): a
+ * caller that picked the port may start over on a new one.
+ */
+export function apachePortTaken (err: unknown): boolean {
+  return /Address already in use: AH00072/.test(String((err as Error | null)?.message))
+}
+
+/** httpd writes its pid file once its listeners are bound: a connection accepted before may be another process's. */
+async function waitForPort (port: number, alive: () => boolean, log: () => string, pidFile: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
     if (!alive()) throw new Error(`Apache httpd exited: ${log()}`)
-    const ok = await new Promise<boolean>((resolve) => {
+    const ok = existsSync(pidFile) && await new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true) })
       s.on('error', () => resolve(false))
     })
@@ -211,7 +220,7 @@ export async function startApache (options: ApacheOptions): Promise<ApacheProc> 
     rmSync(dir, { recursive: true, force: true })
   }
   try {
-    await waitForPort(options.port, () => !exited() && child.pid !== undefined, errorLog)
+    await waitForPort(options.port, () => !exited() && child.pid !== undefined, errorLog, join(dir, 'httpd.pid'))
   } catch (err) {
     await stop()
     throw err

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../demo/accounts.js'
 import { startDevProvider } from '../demo/provider.js'
-import { freePort } from '../test/helpers/listen.js'
+import { pickedPort } from '../test/helpers/listen.js'
 import { createSessionsLike, measureSignIns, recordOf, signedInCookie } from './growth.js'
 import { runLoad } from './load.js'
 import { parseOptions, usage, type BenchOptions } from './options.js'
@@ -72,8 +72,8 @@ async function run (options: BenchOptions): Promise<BenchData> {
   const loadStart = loadavg()[0]!
   const redis = await startBenchRedis()
   // Every gateway port is known up front: the provider accepts exactly these callback URLs.
-  const port = { redis: await freePort(), nocache: await freePort(), memory: await freePort(), workers: await freePort(), profileOff: await freePort(), profileOn: await freePort() }
-  const apachePort = await freePort()
+  const port = { redis: await pickedPort(), nocache: await pickedPort(), memory: await pickedPort(), workers: await pickedPort(), profileOff: await pickedPort(), profileOn: await pickedPort() }
+  const apachePort = await pickedPort()
   const provider = await startDevProvider({
     clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [...Object.values(port).map((p) => `http://127.0.0.1:${p}/oauth2/callback`), apacheRedirectUri(apachePort)] }],
     accessTokenTtlSeconds: 24 * 3600
@@ -101,7 +101,7 @@ async function run (options: BenchOptions): Promise<BenchData> {
       { key: 'bare', label: 'bare @fastify/http-proxy (floor)', proc: bare, path: '/', redis: false }
     ]
     if (executable(NGINX)) {
-      const nginx = await startNginx(await freePort(), upstream.url)
+      const nginx = await startNginx(await pickedPort(), upstream.url)
       procs.push(nginx)
       targets.push({ key: 'nginx', label: 'nginx proxy_pass (peer, no auth)', proc: nginx, path: '/', redis: false })
     } else {

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { freePort } from '../test/helpers/listen.js'
+import { pickedPort } from '../test/helpers/listen.js'
 
 /*
  * The benchmark's redis-server: no persistence (the test helper's fsync-per-write would measure
@@ -32,7 +32,7 @@ export function redisVersion (): string {
 
 /** Starts redis-server on a free loopback port without persistence. */
 export async function startBenchRedis (): Promise<BenchRedis> {
-  const port = await freePort()
+  const port = await pickedPort()
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-redis-'))
   const child = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'], { stdio: 'ignore' })
   const url = `redis://127.0.0.1:${port}/0`

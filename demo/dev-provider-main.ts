@@ -3,7 +3,8 @@
  * docker/compose.dev.yaml. Never use it in production: anyone can sign in as any demo account.
  *
  * Environment:
- *   DEV_PROVIDER_PORT             port to listen on (default 4191)
+ *   DEV_PROVIDER_PORT             port to listen on (default 4191); 0 takes a free one (then
+ *                                 without DEV_PROVIDER_ISSUER), printed in the issuer line
  *   DEV_PROVIDER_ISSUER           issuer URL the browser and the gateway both use
  *                                 (default http://localhost:$DEV_PROVIDER_PORT)
  *   DEV_CLIENT_REDIRECT_URIS      comma-separated redirect URIs of the gateway client (required)
@@ -80,11 +81,13 @@ function relayFrom (value: string | undefined): Settings['relay'] {
 
 function settingsFrom (env: NodeJS.ProcessEnv, argv: readonly string[]): Settings {
   const port = Number(env.DEV_PROVIDER_PORT ?? 4191)
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`DEV_PROVIDER_PORT must be a port number, got "${env.DEV_PROVIDER_PORT}"`)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`DEV_PROVIDER_PORT must be a port number, got "${env.DEV_PROVIDER_PORT}"`)
   if (FETCH_BLOCKED_PORTS.has(port)) throw new Error(`DEV_PROVIDER_PORT ${port} is a port that browsers and fetch refuse to connect to; pick another`)
+  // Port 0: the issuer is known once the provider listens, so it cannot be given beforehand.
+  if (port === 0 && env.DEV_PROVIDER_ISSUER !== undefined) throw new Error('DEV_PROVIDER_PORT 0 (a free port) takes no DEV_PROVIDER_ISSUER: the issuer is http://localhost:<the port it got>')
   const issuer = (env.DEV_PROVIDER_ISSUER ?? `http://localhost:${port}`).replace(/\/+$/, '')
   const url = new URL(issuer)
-  if (url.protocol !== 'http:' || url.pathname !== '/' || url.search !== '' || url.port !== String(port)) {
+  if (url.protocol !== 'http:' || url.pathname !== '/' || url.search !== '' || (port !== 0 && url.port !== String(port))) {
     throw new Error(`DEV_PROVIDER_ISSUER must be http://HOST:${port} (the provider serves plain http at the root, on the port it listens on), got "${issuer}"`)
   }
   const redirectUris = (env.DEV_CLIENT_REDIRECT_URIS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
@@ -153,11 +156,13 @@ async function main (): Promise<void> {
     clients: [{ client_id: settings.clientId, client_secret: settings.clientSecret, redirect_uris: settings.redirectUris }],
     accessTokenTtlSeconds: settings.accessTokenTtlSeconds
   })
-  if (provider.issuer !== settings.issuer) {
+  if (settings.port !== 0 && provider.issuer !== settings.issuer) {
     await provider.close()
     throw new Error(`the provider came up as ${provider.issuer}, not ${settings.issuer}`)
   }
-  const relays = loopback && settings.relay !== 'none' ? await relayInterfaces(settings.port, settings.host === '::1' ? '::1' : '127.0.0.1', settings.relay) : []
+  // The relays serve the port the provider got (the same number as DEV_PROVIDER_PORT unless that is 0).
+  const port = Number(new URL(provider.issuer).port)
+  const relays = loopback && settings.relay !== 'none' ? await relayInterfaces(port, settings.host === '::1' ? '::1' : '127.0.0.1', settings.relay) : []
   const where = relays.map((r) => { const a = r.address(); return typeof a === 'object' && a !== null ? a.address : '' }).join(', ')
   process.stdout.write(`development provider: issuer ${provider.issuer}${relays.length > 0 ? `, also reachable on ${where}` : ''}\n` +
     `  client ${settings.clientId}, redirect URIs ${settings.redirectUris.join(', ')}\n`)

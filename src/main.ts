@@ -12,7 +12,8 @@ export function printConfigError (err: ConfigError, file: string, write: (s: str
 /**
  * `portcullis serve`: loads the config, starts the gateway and handles signals (see
  * `cli/signals.ts`): SIGTERM and SIGINT drain and exit 0, SIGHUP reloads routes, access rules and
- * the log level from the same file.
+ * the log level from the same file. Once listening it logs `portcullis listening` with the
+ * addresses really bound (`url`, `metrics`, `admin`), which is how port 0 in a listen key is learnt.
  */
 export async function serve (file: string, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let config
@@ -42,6 +43,6 @@ export async function serve (file: string, env: NodeJS.ProcessEnv = process.env)
     await gateway.close().catch(() => {})
     throw err
   }
-  gateway.logger.info({ url, publicUrl: config.server.publicUrl, store: config.session.store, metrics: gateway.metricsUrl() ?? undefined }, 'portcullis listening')
+  gateway.logger.info({ url, publicUrl: config.server.publicUrl, store: config.session.store, metrics: gateway.metricsUrl() ?? undefined, admin: gateway.adminUrl() ?? undefined }, 'portcullis listening')
   return 0
 }

@@ -3,10 +3,9 @@ import t from 'tap'
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../demo/accounts.js'
 import { startDevProvider } from '../demo/provider.js'
 import { startDemoApp } from '../demo/upstream.js'
-import { spawnGateway, writeConfigFile } from './helpers/cli.js'
+import { spawnGateway, writeConfigFile, type GatewayProcess } from './helpers/cli.js'
 import { sample } from './helpers/prometheus.js'
 import { startRedis } from './helpers/redis.js'
-import { freePort } from './helpers/listen.js'
 import { baseRawConfig } from './helpers/stack.js'
 
 /*
@@ -48,17 +47,22 @@ async function pingOk (url: string): Promise<boolean> {
   return res?.status === 200
 }
 
+/** The `url` of every `portcullis listening` line so far (one per worker that started). */
+function listeningUrls (gateway: GatewayProcess): unknown[] {
+  return gateway.lines.filter((l) => l.msg === 'portcullis listening').map((l) => l.url)
+}
+
 t.test('workers: two processes share the port; a crashed one is replaced; SIGHUP keeps serving; SIGTERM stops all with 0', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
   const app = await startDemoApp({ host: '127.0.0.1', port: 0 })
   t.teardown(() => app.close())
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const provider = await startDevProvider({ clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${url}/oauth2/callback`] }] })
+  // Nobody signs in here: the gateway takes port 0 and public_url only names an origin.
+  const publicUrl = 'http://127.0.0.1'
+  const provider = await startDevProvider({ clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${publicUrl}/oauth2/callback`] }] })
   t.teardown(() => provider.close())
 
-  const raw = baseRawConfig({ publicUrl: url, port, issuer: provider.issuer, upstream: app.url.replace(/\/$/, ''), store: 'redis', redisUrl: redis.url })
+  const raw = baseRawConfig({ publicUrl, port: 0, issuer: provider.issuer, upstream: app.url.replace(/\/$/, ''), store: 'redis', redisUrl: redis.url })
   raw.server.workers = 2
   raw.server.shutdown_timeout = '2s'
   raw.metrics = { public: true }
@@ -66,6 +70,9 @@ t.test('workers: two processes share the port; a crashed one is replaced; SIGHUP
   const primary = await spawnGateway(writeConfigFile(raw), { timeoutMs: 20_000 })
   t.teardown(() => primary.child.kill('SIGKILL'))
   const pid = primary.child.pid!
+  const url = primary.listening.url
+  await until('both workers listening', () => listeningUrls(primary).length === 2)
+  t.same(listeningUrls(primary), [url, url], 'with port 0 both workers log the one port they share')
 
   await until('the gateway to answer', () => pingOk(url))
   await until('two workers', () => children(pid).length === 2)
@@ -79,6 +86,8 @@ t.test('workers: two processes share the port; a crashed one is replaced; SIGHUP
     return now.length === 2 && !now.includes(first[0]!)
   })
   t.ok(children(pid).includes(first[1]!), 'the other worker kept running')
+  await until('the replacement listening', () => listeningUrls(primary).length === 3)
+  t.equal(listeningUrls(primary)[2], url, 'the replacement worker listens on the same port')
   // Requests that were on the killed worker's connections fail; the gateway keeps serving on the
   // other worker and the replacement, and is fully back within a bounded time.
   let streak = 0
@@ -110,23 +119,26 @@ t.test('workers: two processes share the port; a crashed one is replaced; SIGHUP
 t.test('workers: metrics.listen is served by the primary with the sum over all workers', async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.stop())
-  const port = await freePort()
-  const metricsPort = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const provider = await startDevProvider({ clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${url}/oauth2/callback`] }] })
+  const publicUrl = 'http://127.0.0.1'
+  const provider = await startDevProvider({ clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${publicUrl}/oauth2/callback`] }] })
   t.teardown(() => provider.close())
-  const raw = baseRawConfig({ publicUrl: url, port, issuer: provider.issuer, upstream: 'http://127.0.0.1:9', store: 'redis', redisUrl: redis.url })
+  const raw = baseRawConfig({ publicUrl, port: 0, issuer: provider.issuer, upstream: 'http://127.0.0.1:9', store: 'redis', redisUrl: redis.url })
   raw.server.workers = 2
   raw.server.shutdown_timeout = '2s'
-  raw.metrics = { enabled: true, listen: `127.0.0.1:${metricsPort}` }
+  raw.metrics = { enabled: true, listen: '127.0.0.1:0' }
   const gateway = await spawnGateway(writeConfigFile(raw), { timeoutMs: 20_000 })
   t.teardown(() => gateway.child.kill('SIGKILL'))
   const primary = gateway.child
+  const url = gateway.listening.url
+  t.equal(gateway.listening.metrics, undefined, 'a worker serves no metrics.listen')
+  // Port 0: the primary logs the metrics address it got.
+  const metricsUrl = String((await gateway.waitForLine((l) => l.msg === 'metrics of all workers served')).metrics)
+  t.match(metricsUrl, /^http:\/\/127\.0\.0\.1:[1-9]\d*$/)
   await until('the gateway to answer', () => pingOk(url))
   await until('two workers', () => children(primary.pid!).length === 2)
 
   const pingCount = async (): Promise<number> => {
-    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
+    const text = await (await fetch(`${metricsUrl}/metrics`)).text()
     return sample(text, 'portcullis_http_requests_total', { route: '/ping', status_class: '2xx' }) ?? 0
   }
   // Both workers have announced themselves once each has answered a request.

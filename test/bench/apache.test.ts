@@ -6,12 +6,12 @@
 import { existsSync } from 'node:fs'
 import t from 'tap'
 import { apacheSignedInCookie, identityAtUpstream } from '../../bench/apache-signin.js'
-import { apacheAvailable, apacheRedirectUri, startApache, type ApacheProc } from '../../bench/apache.js'
+import { apacheAvailable, apachePortTaken, apacheRedirectUri, startApache, type ApacheProc } from '../../bench/apache.js'
 import { startBenchRedis } from '../../bench/redis.js'
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../demo/accounts.js'
 import { startDevProvider } from '../../demo/provider.js'
 import { startDemoApp } from '../../demo/upstream.js'
-import { freePort } from '../helpers/listen.js'
+import { onPickedPort } from '../helpers/listen.js'
 
 const { install, note } = apacheAvailable()
 
@@ -20,10 +20,19 @@ t.test('apache peer: a real sign-in gives a session in Redis, and the upstream s
   t.teardown(() => redis.stop())
   const upstream = await startDemoApp()
   t.teardown(() => upstream.close())
-  const port = await freePort()
-  const provider = await startDevProvider({ clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [apacheRedirectUri(port)] }] })
+  // httpd is told its port, and the provider its redirect URI on that port: a picked one, with
+  // both started over on a new one when it was taken meanwhile (helpers/listen.ts).
+  const { provider, peer } = await onPickedPort(async (port) => {
+    const provider = await startDevProvider({ clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [apacheRedirectUri(port)] }] })
+    try {
+      const peer: ApacheProc = await startApache({ install: install!, port, issuer: provider.issuer, clientId: DEMO_CLIENT_ID, clientSecret: DEMO_CLIENT_SECRET, upstream: upstream.url, redisUrl: redis.url })
+      return { provider, peer }
+    } catch (err) {
+      await provider.close()
+      throw err
+    }
+  }, apachePortTaken)
   t.teardown(() => provider.close())
-  const peer: ApacheProc = await startApache({ install: install!, port, issuer: provider.issuer, clientId: DEMO_CLIENT_ID, clientSecret: DEMO_CLIENT_SECRET, upstream: upstream.url, redisUrl: redis.url })
   let stopped = false
   t.teardown(async () => { if (!stopped) await peer.stop() })
 

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http'
 import t from 'tap'
 import { spawnGateway, writeConfigFile } from '../helpers/cli.js'
 import { startRedis } from '../helpers/redis.js'
-import { freePort } from '../helpers/listen.js'
+import { closedPort } from '../helpers/listen.js'
 import { COOKIE_SECRET } from '../fixtures/config/base.js'
 
 /** An upstream whose `/slow?ms=N` answers after N ms; `started` resolves when a slow request arrived. */
@@ -34,19 +34,21 @@ async function slowUpstream (): Promise<{ url: string, arrived: () => Promise<vo
   }
 }
 
-/** A config whose only route is public, so no provider is needed to serve it. */
-async function configFor (upstream: string, extra: (raw: Record<string, any>) => void = () => {}): Promise<{ file: string, url: string }> {
-  const port = await freePort()
-  const closed = await freePort()
+/**
+ * A config whose only route is public, so no provider is needed to serve it. It listens on port 0:
+ * the gateway's URL is what it logs (`spawnGateway(...).listening.url`).
+ */
+async function configFor (upstream: string, extra: (raw: Record<string, any>) => void = () => {}): Promise<{ file: string }> {
+  const closed = await closedPort()
   const raw: Record<string, any> = {
-    server: { listen: `127.0.0.1:${port}`, public_url: `http://127.0.0.1:${port}`, shutdown_timeout: '10s' },
+    server: { listen: '127.0.0.1:0', public_url: 'http://127.0.0.1', shutdown_timeout: '10s' },
     provider: { type: 'oidc', issuer: `http://127.0.0.1:${closed}`, client_id: 'cli-test', client_secret: 'cli-test-secret', allow_insecure_issuer: true },
     session: { store: 'memory', cookie: { secrets: [COOKIE_SECRET], secure: false } },
     access: { email_domains: ['example.com'] },
     routes: [{ path: '/', upstream, public: true }]
   }
   extra(raw)
-  return { file: writeConfigFile(raw), url: `http://127.0.0.1:${port}` }
+  return { file: writeConfigFile(raw) }
 }
 
 t.test('SIGTERM: a long in-flight request completes, new connections are refused, Redis is closed and the process exits 0', async (t) => {
@@ -54,11 +56,12 @@ t.test('SIGTERM: a long in-flight request completes, new connections are refused
   t.teardown(() => upstream.close())
   const redis = await startRedis()
   t.teardown(() => redis.stop())
-  const { file, url } = await configFor(upstream.url, (raw) => {
+  const { file } = await configFor(upstream.url, (raw) => {
     raw.session.store = 'redis'
     raw.redis = { url: redis.url }
   })
   const gateway = await spawnGateway(file)
+  const url = gateway.listening.url
 
   const inFlight = fetch(`${url}/slow?ms=1500`)
   await upstream.arrived()
@@ -79,8 +82,9 @@ t.test('SIGTERM: a long in-flight request completes, new connections are refused
 t.test('SIGTERM: draining is bounded by server.shutdown_timeout; the process still exits 0', async (t) => {
   const upstream = await slowUpstream()
   t.teardown(() => upstream.close())
-  const { file, url } = await configFor(upstream.url, (raw) => { raw.server.shutdown_timeout = '1s' })
+  const { file } = await configFor(upstream.url, (raw) => { raw.server.shutdown_timeout = '1s' })
   const gateway = await spawnGateway(file)
+  const url = gateway.listening.url
 
   const inFlight = fetch(`${url}/slow?ms=60000`).then((r) => r.text()).then(() => 'answered', () => 'cut')
   await upstream.arrived()
@@ -97,8 +101,9 @@ t.test('SIGTERM: draining is bounded by server.shutdown_timeout; the process sti
 t.test('SIGINT stops the gateway the same way; logging.format pretty writes human-readable lines', async (t) => {
   const upstream = await slowUpstream()
   t.teardown(() => upstream.close())
-  const { file, url } = await configFor(upstream.url, (raw) => { raw.logging = { format: 'pretty' } })
+  const { file } = await configFor(upstream.url, (raw) => { raw.logging = { format: 'pretty' } })
   const gateway = await spawnGateway(file, { readyText: 'portcullis listening' })
+  const url = gateway.listening.url
   const response = await fetch(`${url}/slow?ms=0`)
   t.equal(response.status, 200)
   await response.text()

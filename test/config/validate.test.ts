@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { baseRaw, configWith, lines, parseRaw, problemsOf, problemsWith, tempDir } from '../fixtures/config/base.js'
+import { baseRaw, configWith, lines, parseRaw, problemsOf, problemsWith, tempDir, type Raw } from '../fixtures/config/base.js'
 
 t.test('server.listen: host:port, with IPv6 in brackets', async t => {
   t.strictSame(configWith(r => { r.server.listen = '[::1]:4180' }).server, { ...configWith(() => {}).server, host: '::1', port: 4180 })
@@ -234,6 +234,18 @@ t.test('admin: off by default; a listener needs a readable token file and its ow
   t.strictSame(problemsWith(r => { r.admin = { listen: '0.0.0.0:4180', token_file: file } }), ['admin.listen: must differ from server.listen'])
   t.strictSame(problemsWith(r => { r.admin = { listen: 'nope', token_file: file } }), ['admin.listen: must be host:port'])
   t.match(problemsWith(r => { r.admin = { listen: '127.0.0.1:9091', token_file: join(dir, 'missing') } }), [/^admin\.token_file: /])
+})
+
+t.test('port 0 (the system picks a free port, logged once bound) is accepted on every listener, also on one address', async t => {
+  const file = join(tempDir(), 'admin-token')
+  writeFileSync(file, 'a-long-enough-admin-token\n')
+  const zero = (r: Raw): void => {
+    r.server.listen = '127.0.0.1:0'
+    r.metrics = { listen: '127.0.0.1:0' }
+    r.admin = { listen: '127.0.0.1:0', token_file: file }
+  }
+  const c = configWith(zero)
+  t.strictSame([c.server.port, c.metrics.listen?.port, c.admin.listen?.port], [0, 0, 0])
 })
 
 t.test('session.cache: enabled, ttl and max_entries are read; ttl is at most 60s', async t => {

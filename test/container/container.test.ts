@@ -26,7 +26,7 @@ import { root } from '../helpers/build.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { listenOnLoopback } from '../helpers/listen.js'
 import { podman, podmanMissing, removeQuietly, runEngine } from '../helpers/podman.js'
-import { freePort } from '../helpers/listen.js'
+import { pickedPort } from '../helpers/listen.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
 
@@ -126,11 +126,12 @@ async function containerTests (): Promise<void> {
   })
 
   t.test('demo image: the demo app runs from the demo target', async (t) => {
-    const port = await freePort()
     const name = `portcullis-demo-${run}`
     cleanups.push(() => removeQuietly('container', [name]))
-    await podman(['run', '-d', '--name', name, '--network', 'host', '-e', 'HOST=127.0.0.1', '-e', `PORT=${port}`, DEMO, '/app/dist/demo/upstream-main.js'])
-    const res = await waitFor(`http://127.0.0.1:${port}/hello`, name, { accept: 'application/json' })
+    // PORT=0: on the host network the app takes a free port and prints its URL.
+    await podman(['run', '-d', '--name', name, '--network', 'host', '-e', 'HOST=127.0.0.1', '-e', 'PORT=0', DEMO, '/app/dist/demo/upstream-main.js'])
+    const appUrl = (await loggedLine(name, /demo app listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]
+    const res = await waitFor(`${appUrl}/hello`, name, { accept: 'application/json' })
     t.equal(res.status, 200)
     t.equal((await res.json() as any).path, '/hello')
     await podman(['stop', '-t', '10', name])
@@ -140,8 +141,9 @@ async function containerTests (): Promise<void> {
   // ---- the gateway in a container ----------------------------------------------------------------
 
   t.test('gateway: non-root, read-only, no capabilities; sign-in, health check, /ready, /metrics, graceful stop', async (t) => {
-    const port = await freePort()
-    const metricsPort = await freePort()
+    // The provider sends the browser back to public_url, and the health check is given the URL:
+    // the gateway's port is picked. metrics.listen takes port 0, read from the gateway's log.
+    const port = await pickedPort()
     const url = `http://127.0.0.1:${port}`
     const { redis, app } = await services()
     const provider = await startProvider(url)
@@ -181,7 +183,7 @@ async function containerTests (): Promise<void> {
         { path: '/slow/', upstream: slowUrl },
         { path: '/', upstream: app.url.replace(/\/$/, '') }
       ],
-      metrics: { listen: `127.0.0.1:${metricsPort}` },
+      metrics: { listen: '127.0.0.1:0' },
       logging: { level: 'info', format: 'json' }
     }), { mode: 0o644 })
 
@@ -196,6 +198,8 @@ async function containerTests (): Promise<void> {
     const ready = await waitFor(`${url}/ready`, name)
     t.equal(ready.status, 200, '/ready: Redis and the provider are reachable from the container')
     t.match(await ready.json(), { ready: true })
+    const metricsUrl = JSON.parse((await loggedLine(name, /^\{.*"msg":"portcullis listening".*\}$/m))[0]).metrics as string
+    t.match(metricsUrl, /^http:\/\/127\.0\.0\.1:[1-9]\d*$/, 'the metrics listener is logged with the port it got')
 
     t.test('it runs as uid 1000 with no capability, on a read-only root file system', async (t) => {
       t.equal((await podman(['exec', name, 'id', '-u'])).stdout.trim(), '1000')
@@ -227,7 +231,7 @@ async function containerTests (): Promise<void> {
       const [inspected] = JSON.parse((await podman(['container', 'inspect', name])).stdout) as any[]
       t.equal(inspected.State.Health?.Status ?? inspected.State.Healthcheck?.Status, 'healthy')
       t.equal((await fetch(`${url}/metrics`)).status, 404, 'not on the public listener')
-      const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+      const metrics = await fetch(`${metricsUrl}/metrics`)
       t.equal(metrics.status, 200)
       t.match(await metrics.text(), /^# HELP /m)
     })
@@ -261,9 +265,11 @@ async function containerTests (): Promise<void> {
     const [configMap] = docs('configmap.yaml')
     const [secret] = docs('secret.yaml')
     const [deployment] = docs('deployment.yaml')
-    const port = await freePort()
-    const metricsPort = await freePort()
-    const redisPort = await freePort()
+    // Picked ports (helpers/listen.ts): the probes and the provider's callback name the gateway's,
+    // and the gateway's config the Redis pod's, before anything in the pods listens. metrics.listen
+    // takes port 0, read from the gateway's log.
+    const port = await pickedPort()
+    const redisPort = await pickedPort()
     const url = `http://127.0.0.1:${port}`
     const { app } = await services()
 
@@ -287,7 +293,7 @@ async function containerTests (): Promise<void> {
     config.provider = { ...config.provider, issuer: provider.issuer, client_id: DEMO_CLIENT_ID, allow_insecure_issuer: true }
     config.session.cookie.secure = false
     config.redis.url = `redis://127.0.0.1:${redisPort}/0`
-    config.metrics.listen = `127.0.0.1:${metricsPort}`
+    config.metrics.listen = '127.0.0.1:0'
     config.routes = [{ path: '/', upstream: app.url.replace(/\/$/, '') }]
     configMap.data['portcullis.yaml'] = stringify(config)
 
@@ -346,15 +352,17 @@ async function containerTests (): Promise<void> {
     const jar = new CookieJar()
     const result = await signIn({ gatewayUrl: url, jar, email: 'bob@example.com' })
     t.equal(result.status, 200, 'a sign-in through the played pod')
-    t.equal((await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).status, 200, '/metrics on the metrics port')
+    const metricsUrl = JSON.parse((await loggedLine(gatewayContainer, /^\{.*"msg":"portcullis listening".*\}$/m))[0]).metrics as string
+    t.equal((await fetch(`${metricsUrl}/metrics`)).status, 200, '/metrics on the metrics port')
   })
 
   // ---- the compose example -----------------------------------------------------------------------
 
   t.test('compose: podman-compose brings up compose.dev.yaml; one sign-in through the load balancer, both replicas serve it', async (t) => {
     const project = `portcullis-ctest-${run}`
-    const devPort = await freePort()
-    const providerPort = await freePort()
+    // Published ports of the compose file, given to it before it starts (helpers/listen.ts).
+    const devPort = await pickedPort()
+    const providerPort = await pickedPort()
     const env = { DEV_PORT: String(devPort), DEV_PROVIDER_PORT: String(providerPort) }
     // The images the compose file names: the gateway and demo images built above (so compose builds
     // nothing), and for the load balancer and Redis the local stand-ins of the official images.
@@ -443,6 +451,17 @@ async function containerTests (): Promise<void> {
   }
 
   /** GETs `url` until it answers (bounded: 60 s); fails early with the container's log when it exits. */
+  /** The first match of `pattern` in the container's log, waited for (bounded, 60 s). */
+  async function loggedLine (container: string, pattern: RegExp): Promise<RegExpExecArray> {
+    for (let i = 0; i < 240; i++) {
+      const logs = await podman(['logs', container], { allowFail: true })
+      const found = pattern.exec(logs.stdout + logs.stderr)
+      if (found !== null) return found
+      await sleep(250)
+    }
+    throw new Error(`${container} did not log ${String(pattern)} within 60 s`)
+  }
+
   async function waitFor (url: string, container: string, headers: Record<string, string> = {}): Promise<Response> {
     let last: Response | null = null
     for (let i = 0; i < 240; i++) {

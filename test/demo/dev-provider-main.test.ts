@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { ensureBuilt, root } from '../helpers/build.js'
-import { freePort } from '../helpers/listen.js'
 
 /*
  * The development provider's own process (docker/compose.dev.yaml's `provider` service): it lets
@@ -34,10 +33,10 @@ function listeners (port: number): string[] {
 const IPV6_LOOPBACK = '00000000000000000000000001000000'
 const isLoopback = (address: string): boolean => address.startsWith('127.') || address === IPV6_LOOPBACK
 
+/** Starts the provider on DEV_PROVIDER_PORT 0; `port` is the one it printed in its issuer line (0 when it printed none). */
 async function start (t: Test, env: Record<string, string>, args: string[] = []): Promise<{ port: number, out: () => string, child: ChildProcess }> {
-  const port = await freePort()
   const child = spawn(process.execPath, [main, ...args], {
-    env: { PATH: process.env.PATH ?? '', DEV_PROVIDER_PORT: String(port), DEV_CLIENT_REDIRECT_URIS: 'http://127.0.0.1:4180/oauth2/callback', ...env },
+    env: { PATH: process.env.PATH ?? '', DEV_PROVIDER_PORT: '0', DEV_CLIENT_REDIRECT_URIS: 'http://127.0.0.1:4180/oauth2/callback', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   t.teardown(() => { child.kill('SIGKILL') })
@@ -46,6 +45,7 @@ async function start (t: Test, env: Record<string, string>, args: string[] = [])
   child.stderr!.on('data', (c: Buffer) => { out += c.toString() })
   // Bounded: 20 s for the process to announce itself or exit.
   for (let i = 0; i < 200 && !out.includes('development provider') && child.exitCode === null; i++) await new Promise((resolve) => setTimeout(resolve, 100))
+  const port = Number(/issuer http:\/\/localhost:(\d+)/.exec(out)?.[1] ?? 0)
   return { port, out: () => out, child }
 }
 
@@ -68,7 +68,8 @@ t.test('dev provider: DEV_PROVIDER_HOST, or --host, names the addresses it also 
 })
 
 t.test('dev provider: an issuer beyond loopback needs the explicit option; a bad value is refused', async (t) => {
-  const port = await freePort()
+  // Refused before it listens: the port is never bound.
+  const port = 4191
   const refused = spawn(process.execPath, [main], {
     env: { PATH: process.env.PATH ?? '', DEV_PROVIDER_PORT: String(port), DEV_PROVIDER_ISSUER: `http://192.0.2.10:${port}`, DEV_CLIENT_REDIRECT_URIS: 'http://127.0.0.1:4180/oauth2/callback' },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -82,4 +83,8 @@ t.test('dev provider: an issuer beyond loopback needs the explicit option; a bad
   await new Promise((resolve) => bad.child.exitCode !== null ? resolve(null) : bad.child.on('exit', resolve))
   t.equal(bad.child.exitCode, 1)
   t.match(bad.out(), /DEV_PROVIDER_HOST must list IP addresses/)
+  const zero = await start(t, { DEV_PROVIDER_ISSUER: 'http://localhost:4191' })
+  await new Promise((resolve) => zero.child.exitCode !== null ? resolve(null) : zero.child.on('exit', resolve))
+  t.equal(zero.child.exitCode, 1)
+  t.match(zero.out(), /DEV_PROVIDER_PORT 0 \(a free port\) takes no DEV_PROVIDER_ISSUER/)
 })

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http'
 import t from 'tap'
-import { startNginx } from '../helpers/nginx.js'
-import { freePort, listenOnLoopback } from '../helpers/listen.js'
+import { nginxPortTaken, startNginx } from '../helpers/nginx.js'
+import { listenOnLoopback, onPickedPort } from '../helpers/listen.js'
 
 // The compose load balancer's config, rendered as the nginx image renders templates (defined
 // environment variables only), run by a real nginx in front of two stand-in replicas on loopback.
@@ -41,7 +41,6 @@ function get (port: number, headers: Record<string, string> = {}): Promise<{ sta
 
 t.test('lb: round-robins across both replicas, forwards client headers and WebSocket upgrades', async (t) => {
   const [a, b] = [await startReplica('replica-1'), await startReplica('replica-2')]
-  const port = await freePort()
   const env: Record<string, string> = { PORTCULLIS_UPSTREAM_1: `127.0.0.1:${a.port}`, PORTCULLIS_UPSTREAM_2: `127.0.0.1:${b.port}` }
   const rendered = TEMPLATE.replace(/\$\{([A-Z0-9_]+)\}/g, (whole, name: string) => env[name] ?? whole)
   t.notMatch(rendered, /\$\{/, 'every template variable is supplied by the compose files\' lb environment')
@@ -50,8 +49,10 @@ t.test('lb: round-robins across both replicas, forwards client headers and WebSo
     a.server.closeAllConnections(); a.server.close()
     b.server.closeAllConnections(); b.server.close()
   })
-  const nginx = await startNginx(rendered.replace(/^(\s*)listen 80;$/m, `$1listen 127.0.0.1:${port};`), port)
+  // nginx is told its port: a picked one, another one when it was taken meanwhile.
+  const nginx = await onPickedPort((port) => startNginx(rendered.replace(/^(\s*)listen 80;$/m, `$1listen 127.0.0.1:${port};`), port), nginxPortTaken)
   t.teardown(() => nginx.stop())
+  const port = nginx.port
 
   const bodies: string[] = []
   for (let i = 0; i < 4; i++) {

@@ -5,9 +5,8 @@ import t from 'tap'
 import { createTestClock } from '../helpers/clock.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
-import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../demo/accounts.js'
-import { startDevProvider, type DevProvider } from '../../demo/provider.js'
-import { freePort } from '../helpers/listen.js'
+import { DEMO_CLIENT_ID } from '../../demo/accounts.js'
+import type { DevProvider } from '../../demo/provider.js'
 import { startStack, type RawConfig, type Stack } from '../helpers/stack.js'
 
 const minute = 60_000
@@ -42,21 +41,14 @@ function audits (stack: Stack, reason: string): number {
 
 /** The development provider and a gateway in front of it whose groups come from its Google API double. */
 async function stackWithGroups (groups: (provider: DevProvider) => Record<string, unknown>): Promise<Stack> {
-  const port = await freePort()
-  const provider = await startDevProvider({
-    clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`http://127.0.0.1:${port}/oauth2/callback`] }]
-  })
-  const stack = await startStack({
+  return await startStack({
     store: 'memory',
-    port,
-    provider,
     now: clock.now,
-    configure: (raw) => {
+    configure: (raw, provider) => {
       raw.provider.groups = { api_root: provider.issuer, ...groups(provider) }
       groupRoutes(raw)
     }
   })
-  return { ...stack, close: async () => { await stack.close(); await provider.close() } }
 }
 
 t.test('groups: cloud_identity', async (t) => {

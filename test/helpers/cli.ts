@@ -17,10 +17,22 @@ process.on('exit', () => { for (const child of live) child.kill('SIGKILL') })
 
 export type LogLine = Record<string, unknown>
 
+/** The addresses a gateway logged as bound, in its `portcullis listening` line. */
+export interface Listening {
+  /** The main listener, e.g. `http://127.0.0.1:40025` (the port it got for `server.listen` port 0). */
+  readonly url: string
+  /** The `metrics.listen` address, when set (a worker of `server.workers` > 1 serves none). */
+  readonly metrics?: string
+  /** The `admin.listen` address, when set. */
+  readonly admin?: string
+}
+
 export interface GatewayProcess {
   readonly child: ChildProcess
   /** Every JSON line written to stdout so far. */
   readonly lines: LogLine[]
+  /** What the gateway logged as bound once it listened: configs in tests use port 0 and read it here. */
+  readonly listening: Listening
   /** All of stdout and stderr so far. */
   output (): string
   /** Resolves with the first line (already written or still to come) matching; rejects after `timeoutMs`. */
@@ -48,7 +60,9 @@ export function rewriteConfigFile (file: string, content: Record<string, unknown
 
 /**
  * Starts `portcullis serve --config file` and waits (bounded) until it logs that it listens
- * (`readyText` for a non-JSON log format). The process is SIGKILLed when the test process exits.
+ * (`readyText` for a non-JSON log format); `listening` then holds the addresses it logged, so a
+ * config can say port 0 and no port has to be picked beforehand. The process is SIGKILLed when
+ * the test process exits.
  */
 export async function spawnGateway (file: string, options: { readyText?: string, timeoutMs?: number } = {}): Promise<GatewayProcess> {
   ensureBuilt('dist/src/cli.js', ['src'])
@@ -97,7 +111,7 @@ export async function spawnGateway (file: string, options: { readyText?: string,
     })
   }
 
-  const gateway: GatewayProcess = {
+  const gateway: Omit<GatewayProcess, 'listening'> = {
     child,
     lines,
     output: () => text,
@@ -114,6 +128,23 @@ export async function spawnGateway (file: string, options: { readyText?: string,
   }
   const timeoutMs = options.timeoutMs ?? 15_000
   if (options.readyText !== undefined) await gateway.waitForText(options.readyText, timeoutMs)
-  else await gateway.waitForLine((l) => l.msg === 'portcullis listening', timeoutMs)
-  return gateway
+  else await gateway.waitForLine((l) => l.msg === LISTENING, timeoutMs)
+  return Object.assign(gateway, { listening: await listeningLine(gateway, timeoutMs) })
+}
+
+const LISTENING = 'portcullis listening'
+
+/** The fields of the first `portcullis listening` line, in the JSON or the pretty log format. */
+async function listeningLine (gateway: Omit<GatewayProcess, 'listening'>, timeoutMs: number): Promise<Listening> {
+  const json = gateway.lines.find((l) => l.msg === LISTENING)
+  if (json !== undefined) return json as unknown as Listening
+  // Pretty: `INFO: portcullis listening {"url":...}` (its fields as JSON on the same line).
+  const started = Date.now()
+  while (Date.now() - started < timeoutMs) {
+    const complete = gateway.output().split('\n').slice(0, -1)
+    const line = complete.find((l) => l.includes(LISTENING))
+    if (line !== undefined) return JSON.parse(line.slice(line.indexOf('{', line.indexOf(LISTENING)))) as Listening
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  throw new Error(`no complete "${LISTENING}" line within ${timeoutMs} ms:\n${gateway.output()}`)
 }

@@ -14,11 +14,12 @@ export interface ReplicaProcess extends GatewayProcess {
 
 /**
  * Writes `raw` as YAML into a fresh temporary directory, starts a gateway process on it and
- * resolves once its /ready answers 200 (bounded: rejects after 20 s and stops the process).
+ * resolves once its /ready answers 200 (bounded: rejects after 20 s and stops the process). `url`
+ * is the address the process logged as bound, so `server.listen` may say port 0.
  */
 export async function startGatewayProcess (raw: RawConfig): Promise<ReplicaProcess> {
   const gateway = await spawnGateway(writeConfigFile(raw), { timeoutMs: 20_000 })
-  const url = `http://${String(raw.server.listen)}`
+  const url = gateway.listening.url
   const started = Date.now()
   while (Date.now() - started < 20_000) {
     const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(1000) }).catch(() => null)

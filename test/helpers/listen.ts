@@ -2,8 +2,13 @@ import type { Server } from 'node:http'
 import { createServer, type AddressInfo } from 'node:net'
 
 /*
- * Ports for test servers. A server the test starts itself binds port 0 and reads the port it got
- * (`listenOnLoopback`): no other process can take that port in between.
+ * Ports for test servers. Whatever the test starts and can ask binds port 0 and reports the port
+ * it got, so no other process can take it in between:
+ * - a server in the test process: `listenOnLoopback` below;
+ * - a gateway process (`portcullis serve`): `server.listen`, `metrics.listen` and `admin.listen`
+ *   say port 0 and helpers/cli.ts reads the bound addresses from its `portcullis listening` line.
+ *
+ * `pickedPort` is the one exception, for the numbers needed before their server exists (see there).
  */
 
 /** Starts `server` on a free loopback port; resolves with its base URL (`http://127.0.0.1:PORT`). */
@@ -13,18 +18,24 @@ export async function listenOnLoopback (server: Server): Promise<string> {
 }
 
 /**
- * A TCP port that was free on 127.0.0.1 a moment ago, for the cases where the number is needed
- * before the server that binds it exists: a child process's config (redis-server, nginx, a
- * gateway process), a `public_url` the provider must know before the gateway starts, or a port
- * where nothing listens.
+ * A TCP port that was free on 127.0.0.1 a moment ago, for a server whose number must be known
+ * before it starts and that cannot bind port 0 and report what it got:
+ * - an external program configured with its port: redis-server (helpers/redis.ts), nginx
+ *   (helpers/nginx.ts), Apache (bench/apache.ts), a podman container's published port;
+ * - a gateway whose `server.public_url` must carry its own port, because the provider sends the
+ *   browser back to `public_url` + `/oauth2/callback` and the gateway fixes that URL when it is
+ *   built, before it listens (helpers/stack.ts).
  *
  * The race: the port is released when this resolves, and another process (a parallel test) may
- * bind it before the intended server does. The caller must therefore retry on a new port when
- * the bind fails with EADDRINUSE, bounded: `startStack` starts the whole stack over (three
- * attempts) and `startRedis` relaunches redis-server (three attempts). A caller that cannot retry
- * (a fixed port in a test's own config) accepts a rare failure that names EADDRINUSE.
+ * bind it before the intended server does. Callers therefore start over on a new port when the
+ * bind fails with a recognisable "address in use" (`onPickedPort`, three attempts): `startStack`,
+ * `startReplicas`, `startRedis`, the nginx and Apache tests (`nginxPortTaken`, `apachePortTaken`),
+ * the reload and browser tests. They also make sure the server that answers on the port is theirs
+ * (redis-server's process id, nginx's and httpd's pid file, the demo's banner). A caller that
+ * cannot start over (a container's or a pod's ports, a server a client already waits for) accepts
+ * a rare failure that names the taken address.
  */
-export function freePort (): Promise<number> {
+export function pickedPort (): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.unref()
@@ -37,4 +48,36 @@ export function freePort (): Promise<number> {
       })
     })
   })
+}
+
+/**
+ * A loopback port where nothing listens, for refused-connection tests (an unreachable provider or
+ * upstream). The same mechanism as `pickedPort`, with the same small chance that a parallel test
+ * binds it meanwhile, which would turn "refused" into an answer and fail that test loudly.
+ */
+export const closedPort = pickedPort
+
+/** How many times a caller of `pickedPort` tries a new port when the bind is refused as taken. */
+export const PICKED_PORT_ATTEMPTS = 3
+
+/**
+ * Starts something on a picked port, trying a new one (bounded) while `start` fails with an error
+ * `inUse` recognises as the port being taken; any other failure is thrown at once.
+ */
+export async function onPickedPort<T> (start: (port: number) => Promise<T>, inUse: (err: unknown) => boolean = isAddressInUse): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await pickedPort())
+    } catch (err) {
+      if (!inUse(err) || attempt >= PICKED_PORT_ATTEMPTS) throw err
+    }
+  }
+}
+
+/**
+ * True for Node's "address in use" error (`EADDRINUSE`): thrown by a gateway's listen in the test
+ * process, or named in the output of a gateway process that exited (helpers/cli.ts).
+ */
+export function isAddressInUse (err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === 'EADDRINUSE' || /\bEADDRINUSE\b/.test(String((err as Error | null)?.message))
 }

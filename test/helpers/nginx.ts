@@ -4,7 +4,7 @@
  * process is stopped by its PID (SIGTERM, then SIGKILL after 5 s) and the prefix removed.
  */
 import { spawn } from 'node:child_process'
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,10 +19,14 @@ export interface Nginx {
   stop (): Promise<void>
 }
 
-async function waitForPort (port: number, alive: () => boolean): Promise<void> {
+/**
+ * Waits until this nginx accepts connections on `port`. nginx writes its pid file only once its
+ * listening sockets are bound, so a connection accepted before that may be another process's.
+ */
+async function waitForPort (port: number, alive: () => boolean, pidFile: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     if (!alive()) throw new Error('nginx exited')
-    const ok = await new Promise<boolean>((resolve) => {
+    const ok = existsSync(pidFile) && await new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true) })
       s.on('error', () => resolve(false))
     })
@@ -32,7 +36,19 @@ async function waitForPort (port: number, alive: () => boolean): Promise<void> {
   throw new Error(`nginx did not listen on ${port} within 10 s`)
 }
 
-/** Starts nginx with `serverBlock` (which must listen on 127.0.0.1:`port`) and waits until it accepts connections. */
+/**
+ * True when nginx could not start because its port was taken (its error log names the failed
+ * bind): the caller picked the port (helpers/listen.ts `pickedPort`) and may try a new one.
+ */
+export function nginxPortTaken (err: unknown): boolean {
+  return /bind\(\) to \S+ failed \(98: Address already in use\)/.test(String((err as Error | null)?.message))
+}
+
+/**
+ * Starts nginx with `serverBlock` (which must listen on 127.0.0.1:`port`) and waits until it
+ * accepts connections. nginx needs its port in its config: pick one and start over on a new one
+ * when `nginxPortTaken` recognises the failure (`onPickedPort(..., nginxPortTaken)`).
+ */
 export async function startNginx (serverBlock: string, port: number): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-nginx-'))
   chmodSync(dir, 0o755)
@@ -66,7 +82,7 @@ http {
     rmSync(dir, { recursive: true, force: true })
   }
   try {
-    await waitForPort(port, () => nginx.exitCode === null && nginx.pid !== undefined)
+    await waitForPort(port, () => nginx.exitCode === null && nginx.pid !== undefined, join(dir, 'nginx.pid'))
   } catch (err) {
     const log = readLog()
     await stop()

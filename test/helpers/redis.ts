@@ -4,7 +4,7 @@ import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { Redis } from 'ioredis'
-import { freePort } from './listen.js'
+import { onPickedPort } from './listen.js'
 
 /** A redis-server child process on 127.0.0.1, for tests. */
 export interface RedisServer {
@@ -94,6 +94,11 @@ export async function command (port: number, ...args: Array<string | number>): P
   }
 }
 
+/** redis-server's own words when its port was taken between the pick and its bind. */
+function portTaken (err: unknown): boolean {
+  return /Address already in use/.test((err as Error).message)
+}
+
 async function launch (binary: string, port: number, args: readonly string[]): Promise<ChildProcess> {
   const child = spawn(binary, [...args, '--port', String(port), '--bind', '127.0.0.1', '--daemonize', 'no', '--logfile', '', '--loglevel', 'warning'], { stdio: ['ignore', 'pipe', 'pipe'] })
   live.add(child)
@@ -105,7 +110,8 @@ async function launch (binary: string, port: number, args: readonly string[]): P
   // Bounded: 10 s at 50 ms steps.
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null || child.signalCode !== null) break
-    if (await pingOnce(port, 500)) return child
+    // The server that answers must be this one: another test's may have taken the port meanwhile.
+    if (await pingOnce(port, 500) && String(await command(port, 'INFO', 'server').catch(() => '')).includes(`process_id:${child.pid}\r\n`)) return child
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   child.kill('SIGKILL')
@@ -159,19 +165,11 @@ export async function startRedis (options: StartRedisOptions = {}): Promise<Redi
     ...(options.args ?? [])
   ]
 
-  // A port taken between freePort() and the bind makes redis-server exit: try a few.
-  let port = 0
-  let child: ChildProcess | null = null
-  let lastError: unknown
-  for (let attempt = 0; attempt < (options.port === undefined ? 3 : 1) && child === null; attempt++) {
-    port = options.port ?? await freePort()
-    try {
-      child = await launch(binary, port, args)
-    } catch (err) {
-      lastError = err
-    }
-  }
-  if (child === null) throw lastError
+  // redis-server is told its port: a picked one, tried again when another process took it first.
+  const started = options.port === undefined
+    ? await onPickedPort(async (port) => ({ port, child: await launch(binary, port, args) }), portTaken)
+    : { port: options.port, child: await launch(binary, options.port, args) }
+  const { port, child } = started
   const ownsAllSlots = options.cluster === true && options.ownAllSlots !== false
   if (ownsAllSlots) {
     await command(port, 'CLUSTER', 'ADDSLOTSRANGE', 0, 16383)
@@ -256,8 +254,7 @@ export async function startSentinel (primary: RedisServer, name = 'primary', opt
   ]
   // Sentinel rewrites its config file, so it must be a writable file of its own.
   writeFileSync(conf, lines.join('\n') + '\n')
-  const port = await freePort()
-  const child = await launch(binary, port, [conf, '--sentinel', '--dir', dir])
+  const { port, child } = await onPickedPort(async (port) => ({ port, child: await launch(binary, port, [conf, '--sentinel', '--dir', dir]) }), portTaken)
   for (let i = 0; i < 100; i++) {
     const address = await command(port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name).catch(() => null)
     if (Array.isArray(address) && String(address[1]) === String(primary.port)) break

@@ -11,7 +11,7 @@ import { startDemoApp } from '../../demo/upstream.js'
 import { CookieJar } from './cookie-jar.js'
 import { startGatewayProcess, type ReplicaProcess } from './gateway-process.js'
 import { type RedisServer } from './redis.js'
-import { freePort } from './listen.js'
+import { isAddressInUse, onPickedPort, pickedPort } from './listen.js'
 import { fetchWithJar, signIn } from './signin.js'
 import { baseRawConfig, type RawConfig } from './stack.js'
 
@@ -32,8 +32,17 @@ export interface ReplicaOptions {
   readonly upstreamUrl?: string
 }
 
+/**
+ * Starts the provider, the upstream and both gateway processes. The gateways' ports are picked,
+ * not port 0: each one's public_url, which the provider must know, carries its port
+ * (helpers/listen.ts). When one was taken before its gateway bound it, everything is started over
+ * on new ports (bounded).
+ */
 export async function startReplicas (options: ReplicaOptions): Promise<Replicas> {
-  const ports = [await freePort(), await freePort()] as const
+  return await onPickedPort(async (first) => await startReplicasOn([first, await pickedPort()], options), isAddressInUse)
+}
+
+async function startReplicasOn (ports: readonly [number, number], options: ReplicaOptions): Promise<Replicas> {
   const urls = ports.map((p) => `http://127.0.0.1:${p}`)
   const app = options.upstreamUrl === undefined ? await startDemoApp({ host: '127.0.0.1', port: 0 }) : null
   const upstreamUrl = options.upstreamUrl ?? app!.url.replace(/\/$/, '')

@@ -12,7 +12,7 @@ import type { Config } from '../../src/config/types.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { startRedis, type RedisServer } from './redis.js'
 import { baseRaw } from '../fixtures/config/base.js'
-import { freePort } from './listen.js'
+import { onPickedPort } from './listen.js'
 
 /** A YAML-shaped config object (snake_case keys) that tests may change before it is parsed. */
 export type RawConfig = Record<string, any>
@@ -25,12 +25,13 @@ export interface StackOptions {
   readonly externalRedis?: boolean
   /** Reuse a running provider. */
   readonly provider?: DevProvider
-  readonly providerOptions?: Partial<DevProviderOptions>
-  /** Changes the raw config before it is parsed. */
-  readonly configure?: (raw: RawConfig) => void
+  /** Options of the provider the stack starts; a function gets the gateway's public URL (for client registrations). */
+  readonly providerOptions?: Partial<DevProviderOptions> | ((publicUrl: string) => Partial<DevProviderOptions>)
+  /** Changes the raw config before it is parsed (with the stack's provider, for settings that name it). */
+  readonly configure?: (raw: RawConfig, provider: DevProvider) => void
   /** Reuse an upstream. */
   readonly upstreamUrl?: string
-  /** Fixed gateway port (default: a free one). */
+  /** Fixed gateway port, tried once (default: a picked one, tried again when taken). */
   readonly port?: number
   /** public_url override, or one made from the picked port (defaults to the gateway's own address). */
   readonly publicUrl?: string | ((port: number) => string)
@@ -93,21 +94,18 @@ export function configFrom (raw: RawConfig, env: Record<string, string> = {}): C
  * redis-server (unless memory), and the gateway. Everything is torn down by `close()`.
  */
 export async function startStack (options: StackOptions = {}): Promise<Stack> {
-  // The gateway's port is picked before the provider and upstream start (the provider must know
-  // the callback URL); one of them, or another test, may be given that port meanwhile. Start
-  // over on a new port then (bounded), unless the caller chose the port.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startStackOnce(options)
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'EADDRINUSE' || options.port !== undefined || attempt >= 3) throw err
-    }
-  }
+  // Why a picked port and not port 0: the provider sends the browser back to public_url +
+  // /oauth2/callback, public_url carries the gateway's port, and the gateway fixes its callback
+  // URL when it is built, before `Gateway.listen` binds. Binding first would need the gateway to
+  // take an already bound server, which src/app.ts does not offer. So the port is picked, and
+  // when another process took it before the gateway bound it (EADDRINUSE), the stack is started
+  // over on a new one (bounded, helpers/listen.ts), unless the caller chose the port.
+  if (options.port !== undefined) return await startStackOn(options.port, options)
+  return await onPickedPort((port) => startStackOn(port, options))
 }
 
-async function startStackOnce (options: StackOptions): Promise<Stack> {
+async function startStackOn (port: number, options: StackOptions): Promise<Stack> {
   const store = options.store ?? 'redis'
-  const port = options.port ?? await freePort()
   const publicUrl = typeof options.publicUrl === 'function' ? options.publicUrl(port) : options.publicUrl ?? `http://127.0.0.1:${port}`
   const owned: Array<() => Promise<void>> = []
 
@@ -123,13 +121,13 @@ async function startStackOnce (options: StackOptions): Promise<Stack> {
 
   const provider = options.provider ?? await startDevProvider({
     clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${publicUrl}/oauth2/callback`] }],
-    ...options.providerOptions
+    ...(typeof options.providerOptions === 'function' ? options.providerOptions(publicUrl) : options.providerOptions)
   })
   if (options.provider === undefined) owned.push(() => provider.close())
 
   const upstream: string = upstreamUrl
   const raw = baseRawConfig({ publicUrl, port, issuer: provider.issuer, upstream, store, ...(redis === null ? {} : { redisUrl: redis.url }) })
-  options.configure?.(raw)
+  options.configure?.(raw, provider)
   let config: Config
   try {
     config = configFrom(raw)

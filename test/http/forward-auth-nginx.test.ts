@@ -8,8 +8,8 @@ import { request } from 'node:http'
 import t from 'tap'
 import { createTestClock } from '../helpers/clock.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
-import { startNginx, type Nginx } from '../helpers/nginx.js'
-import { freePort } from '../helpers/listen.js'
+import { nginxPortTaken, startNginx, type Nginx } from '../helpers/nginx.js'
+import { onPickedPort } from '../helpers/listen.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
 import { startStack, type Stack } from '../helpers/stack.js'
 
@@ -24,26 +24,34 @@ let base: string
 
 t.before(async () => {
   if (snippet === undefined) throw new Error('docs/forward-auth.md has no nginx snippet between the markers')
-  const port = await freePort()
-  base = `http://127.0.0.1:${port}`
-  stack = await startStack({
-    store: 'memory',
-    publicUrl: base,
-    now: clock.now,
-    configure: (raw) => {
-      // Only 127.0.0.1 (nginx, and this test when it plays a proxy) is trusted; the "outside"
-      // client below connects from 127.0.0.2.
-      raw.server.trusted_proxies = ['127.0.0.1/32']
-      raw.routes.push({ path: '/admin/', upstream: raw.routes[0].upstream, allow: { groups: ['admins'] } })
-      raw.logging = { level: 'debug' }
+  // nginx is the gateway's public address, so its port is in the gateway's public_url before
+  // nginx starts: a picked one, with both started over on a new one when it was taken meanwhile.
+  ;({ stack, nginx } = await onPickedPort(async (port) => {
+    const stack = await startStack({
+      store: 'memory',
+      publicUrl: `http://127.0.0.1:${port}`,
+      now: clock.now,
+      configure: (raw) => {
+        // Only 127.0.0.1 (nginx, and this test when it plays a proxy) is trusted; the "outside"
+        // client below connects from 127.0.0.2.
+        raw.server.trusted_proxies = ['127.0.0.1/32']
+        raw.routes.push({ path: '/admin/', upstream: raw.routes[0].upstream, allow: { groups: ['admins'] } })
+        raw.logging = { level: 'debug' }
+      }
+    })
+    const conf = snippet
+      .replace(/^(\s*)listen 80;$/m, `$1listen 127.0.0.1:${port};`)
+      .replaceAll('http://127.0.0.1:4180', stack.url)
+      .replaceAll('http://127.0.0.1:8080', stack.upstreamUrl)
+    t.not(conf, snippet)
+    try {
+      return { stack, nginx: await startNginx(conf, port) }
+    } catch (err) {
+      await stack.close()
+      throw err
     }
-  })
-  const conf = snippet
-    .replace(/^(\s*)listen 80;$/m, `$1listen 127.0.0.1:${port};`)
-    .replaceAll('http://127.0.0.1:4180', stack.url)
-    .replaceAll('http://127.0.0.1:8080', stack.upstreamUrl)
-  t.not(conf, snippet)
-  nginx = await startNginx(conf, port)
+  }, nginxPortTaken))
+  base = `http://127.0.0.1:${nginx.port}`
 })
 t.teardown(async () => {
   await nginx?.stop()

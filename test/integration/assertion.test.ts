@@ -12,7 +12,6 @@ import { LEAD_MS, SYNC_MS } from '../../src/assertion/keyring.js'
 import { createTestClock } from '../helpers/clock.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
-import { freePort } from '../helpers/listen.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
 import { baseRawConfig, configFrom, startStack, type Stack } from '../helpers/stack.js'
 
@@ -185,11 +184,10 @@ t.test('key file rotation: replaced key file and restart; the old key verifies u
   t.teardown(() => app.close())
   const upstreamUrl = app.url.replace(/\/$/, '')
   const clock = createTestClock()
-  const port = await freePort()
   const withKey = (path: string) => (raw: Record<string, any>): void => {
     raw.identity = { assertion: { key_file: path, header: 'X-App-Assertion' } }
   }
-  const before = await startStack({ store: 'redis', redis, port, upstreamUrl, now: clock.now, configure: withKey(keyFile()) })
+  const before = await startStack({ store: 'redis', redis, upstreamUrl, now: clock.now, configure: withKey(keyFile()) })
   const jar = new CookieJar()
   await signIn({ gatewayUrl: before.url, jar, email: 'alice@example.com' })
   const headers = await upstreamHeaders(before, jar, '/who', { 'X-App-Assertion': 'forged', 'X-Portcullis-Assertion': 'forged' })
@@ -200,6 +198,7 @@ t.test('key file rotation: replaced key file and restart; the old key verifies u
   await before.close()
 
   // The same address, the same Redis: the session survives the restart, the key does not.
+  const port = Number(new URL(before.url).port)
   const after = await startStack({ store: 'redis', redis, port, upstreamUrl, now: clock.now, configure: withKey(keyFile()) })
   t.teardown(() => after.close())
   const fresh = await assertionOf(after, jar, '/who', 'x-app-assertion')
@@ -279,7 +278,7 @@ t.test('a bad key file stops start-up before anything is opened: no Redis connec
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-assertion-start-'))
   const key = join(dir, 'not-a-key.pem')
   writeFileSync(key, '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n')
-  const raw = baseRawConfig({ publicUrl: 'http://127.0.0.1:1', port: await freePort(), issuer: 'http://127.0.0.1:1', upstream: 'http://127.0.0.1:1', store: 'redis', redisUrl: redis.url })
+  const raw = baseRawConfig({ publicUrl: 'http://127.0.0.1:1', port: 0, issuer: 'http://127.0.0.1:1', upstream: 'http://127.0.0.1:1', store: 'redis', redisUrl: redis.url })
   raw.identity = { assertion: { key_file: key } }
   await t.rejects(buildGateway(configFrom(raw)), {
     code: 'PCS_CONFIG_INVALID',

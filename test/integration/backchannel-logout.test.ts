@@ -9,7 +9,6 @@ import { importJWK, SignJWT, type JWK } from 'jose'
 import t from 'tap'
 import { DEMO_ACCOUNTS, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET } from '../../demo/accounts.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
-import { freePort } from '../helpers/listen.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
 import { startStack, type Stack } from '../helpers/stack.js'
 
@@ -17,14 +16,11 @@ const EVENT = 'http://schemas.openid.net/event/backchannel-logout'
 let stack: Stack
 
 t.before(async () => {
-  const port = await freePort()
-  const publicUrl = `http://127.0.0.1:${port}`
   stack = await startStack({
-    port,
-    providerOptions: {
+    providerOptions: (publicUrl) => ({
       backchannelLogout: true,
       clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${publicUrl}/oauth2/callback`], backchannel_logout_uri: `${publicUrl}/oauth2/backchannel_logout` }]
-    }
+    })
   })
 })
 t.teardown(async () => { await stack?.close() })

@@ -7,14 +7,22 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { launchChromium, type Browser } from '../helpers/browser.js'
-import { freePort } from '../helpers/listen.js'
+import { onPickedPort } from '../helpers/listen.js'
 
 const demoScript = fileURLToPath(new URL('../../dist/demo/demo.js', import.meta.url))
 
+/**
+ * The demo's provider and app take port 0 (in its process, they report the port they got). Its
+ * gateway's port is picked (helpers/listen.ts): the provider must know the gateway's callback URL
+ * before the gateway listens. When it was taken meanwhile, the demo says so and starts over.
+ */
 async function startDemo (): Promise<{ url: string, child: ChildProcess, output: () => string }> {
-  const [port, providerPort, appPort] = [await freePort(), await freePort(), await freePort()]
+  return await onPickedPort(startDemoOn, (err) => /is already in use\. Set DEMO_PORT/.test((err as Error).message))
+}
+
+async function startDemoOn (port: number): Promise<{ url: string, child: ChildProcess, output: () => string }> {
   const child = spawn(process.execPath, [demoScript], {
-    env: { ...process.env, DEMO_PORT: String(port), DEMO_PROVIDER_PORT: String(providerPort), DEMO_APP_PORT: String(appPort) },
+    env: { ...process.env, DEMO_PORT: String(port), DEMO_PROVIDER_PORT: '0', DEMO_APP_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
@@ -23,7 +31,9 @@ async function startDemo (): Promise<{ url: string, child: ChildProcess, output:
   const url = `http://127.0.0.1:${port}`
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`the demo exited early:\n${output}`)
-    const ready = await fetch(`${url}/ready`).then((r) => r.status === 200, () => false)
+    // Its banner first: it is printed once this demo's gateway listens, so the /ready that
+    // answers is this demo's and not another process's on the same port.
+    const ready = output.includes(`Open:            ${url}/`) && await fetch(`${url}/ready`).then((r) => r.status === 200, () => false)
     if (ready) return { url, child, output: () => output }
     await new Promise((resolve) => setTimeout(resolve, 100))
   }

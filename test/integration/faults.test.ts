@@ -6,7 +6,7 @@ import { buildGateway } from '../../src/app.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { sample } from '../helpers/prometheus.js'
-import { freePort } from '../helpers/listen.js'
+import { pickedPort } from '../helpers/listen.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
 import { startGatewayProcess } from '../helpers/gateway-process.js'
 import { baseRawConfig, configFrom, startStack } from '../helpers/stack.js'
@@ -66,15 +66,15 @@ for (const fault of ['stopped', 'stalled'] as const) {
 }
 
 t.test('provider unreachable at start-up: the gateway starts, is not ready, and becomes ready when the provider appears', async (t) => {
-  const port = await freePort()
-  const providerPort = await freePort()
-  const publicUrl = `http://127.0.0.1:${port}`
-  const raw = baseRawConfig({ publicUrl, port, issuer: `http://127.0.0.1:${providerPort}`, upstream: 'http://127.0.0.1:9', store: 'memory' })
+  // The provider comes up later on the port the config names, so that one is picked (no sign-in
+  // completes here, so the gateway itself takes port 0 and answers on the URL it reports).
+  const providerPort = await pickedPort()
+  const raw = baseRawConfig({ publicUrl: 'http://127.0.0.1', port: 0, issuer: `http://127.0.0.1:${providerPort}`, upstream: 'http://127.0.0.1:9', store: 'memory' })
   raw.logging = { level: 'silent' }
   const config = configFrom(raw)
   const gateway = await buildGateway(config, { logger: createLogger(config.logging) })
   t.teardown(() => gateway.close())
-  await gateway.listen(port)
+  const publicUrl = await gateway.listen()
   const ping = await fetch(`${publicUrl}/ping`)
   t.equal(ping.status, 200)
   const notReady = await fetch(`${publicUrl}/ready`)
@@ -123,10 +123,9 @@ for (const fault of ['stalled', 'stopped'] as const) {
     // (the session lives in the Redis both use, with the same cookie secrets).
     const stack = await startStack({ store: 'redis' })
     t.teardown(() => stack.close())
-    const port = await freePort()
+    // Signing in happens on the stack, so this one's public_url may stay the stack's: port 0.
     const raw = structuredClone(stack.raw)
-    raw.server.listen = `127.0.0.1:${port}`
-    raw.server.public_url = `http://127.0.0.1:${port}`
+    raw.server.listen = '127.0.0.1:0'
     // The breaker's gauge is read from /metrics, served on the public listener only when asked for.
     raw.metrics = { public: true }
     const gateway = await startGatewayProcess(raw)

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream'
 import t from 'tap'
 import WebSocket from 'ws'
 import { CookieJar } from '../helpers/cookie-jar.js'
-import { freePort } from '../helpers/listen.js'
+import { closedPort } from '../helpers/listen.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
 import { startStack, type Stack } from '../helpers/stack.js'
 
@@ -12,7 +12,7 @@ let stack: Stack
 let jar: CookieJar
 let deadPort: number
 t.before(async () => {
-  deadPort = await freePort()
+  deadPort = await closedPort()
   stack = await startStack({
     store: 'memory',
     configure: (raw) => {

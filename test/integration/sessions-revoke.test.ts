@@ -12,7 +12,6 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import WebSocket from 'ws'
 import { stringify } from 'yaml'
-import { freePort } from '../helpers/listen.js'
 import { startRedis, type RedisServer } from '../helpers/redis.js'
 import { getJson, signInReplica, startReplicas, type Replicas } from '../helpers/replicas.js'
 import type { CookieJar } from '../helpers/cookie-jar.js'
@@ -31,18 +30,19 @@ t.before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-sessions-'))
   const tokenFile = join(dir, 'admin-token')
   writeFileSync(tokenFile, `${ADMIN_TOKEN}\n`)
-  const adminPort = await freePort()
-  adminUrl = `http://127.0.0.1:${adminPort}`
   replicas = await startReplicas({
     redis,
     configure: (raw: RawConfig, i) => {
-      if (i === 0) (raw as Record<string, unknown>).admin = { listen: `127.0.0.1:${adminPort}`, token_file: tokenFile }
+      if (i === 0) (raw as Record<string, unknown>).admin = { listen: '127.0.0.1:0', token_file: tokenFile }
       if (i === 1) {
         configFile = join(dir, 'portcullis.yaml')
         writeFileSync(configFile, stringify(raw))
       }
     }
   })
+  // Port 0: the address the first gateway logged for its admin listener.
+  adminUrl = replicas.gateways[0].listening.admin ?? ''
+  if (!/^http:\/\/127\.0\.0\.1:[1-9]\d*$/.test(adminUrl)) throw new Error(`no admin address logged: ${JSON.stringify(replicas.gateways[0].listening)}`)
 })
 t.teardown(async () => {
   await replicas?.close()

@@ -2,7 +2,7 @@ import t from 'tap'
 import { createTestClock } from '../helpers/clock.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { labelValues, sample } from '../helpers/prometheus.js'
-import { freePort } from '../helpers/listen.js'
+import { closedPort } from '../helpers/listen.js'
 import { fetchWithJar, signIn } from '../helpers/signin.js'
 import { startStack, type Stack } from '../helpers/stack.js'
 
@@ -11,14 +11,14 @@ const clock = createTestClock()
 let stack: Stack
 
 t.before(async () => {
-  const closedPort = await freePort()
+  const down = await closedPort()
   stack = await startStack({
     store: 'redis',
     now: clock.now,
     configure: (raw) => {
       const upstream = raw.routes[0].upstream as string
       raw.routes.push({ path: '/admin/', upstream, allow: { emails: ['nobody@example.com'] } })
-      raw.routes.push({ path: '/down/', upstream: `http://127.0.0.1:${closedPort}` })
+      raw.routes.push({ path: '/down/', upstream: `http://127.0.0.1:${down}` })
       // The assertion keyring takes store locks of its own; off here so lock counts are the refresh's.
       raw.identity = { assertion: { enabled: false } }
       // Every request reaches the store, so store latency and errors are what is counted.
@@ -101,20 +101,22 @@ t.test('metrics: store failures are counted as store errors', async (t) => {
 })
 
 t.test('metrics: metrics.listen serves /metrics on its own address only, and two gateways in one process count separately', async (t) => {
-  const metricsPort = await freePort()
   const other = await startStack({
     store: 'memory',
     provider: stack.provider,
     upstreamUrl: stack.upstreamUrl,
-    configure: (raw) => { raw.metrics = { listen: `127.0.0.1:${metricsPort}` } }
+    configure: (raw) => { raw.metrics = { listen: '127.0.0.1:0' } }
   })
   t.teardown(() => other.close())
-  t.equal(other.gateway.metricsUrl(), `http://127.0.0.1:${metricsPort}`)
+  // Port 0: the metrics listener reports the port it got.
+  const metricsUrl = other.gateway.metricsUrl() ?? ''
+  t.match(metricsUrl, /^http:\/\/127\.0\.0\.1:[1-9]\d*$/)
+  t.not(new URL(metricsUrl).port, new URL(other.url).port, 'its own port, not the main listener\'s')
   const onMain = await fetch(`${other.url}/metrics`)
   t.equal(onMain.status, 404, 'not on the main listener')
-  t.equal((await fetch(`http://127.0.0.1:${metricsPort}/other`)).status, 404)
+  t.equal((await fetch(`${metricsUrl}/other`)).status, 404)
   t.equal((await fetch(`${other.url}/public/x`, { headers: { accept: 'application/json' } })).status, 200)
-  const text = await metricsText(`http://127.0.0.1:${metricsPort}/metrics`)
+  const text = await metricsText(`${metricsUrl}/metrics`)
   t.equal(sample(text, 'portcullis_http_requests_total', { route: '/public/', status_class: '2xx' }), 1)
   t.equal(sample(text, 'portcullis_sign_ins_total', { outcome: 'success' }), undefined, 'the first gateway\'s sign-ins are not here')
   const first = await metricsText(`${stack.url}/metrics`)

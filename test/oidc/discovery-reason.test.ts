@@ -7,8 +7,7 @@ import { join } from 'node:path'
 import * as client from 'openid-client'
 import t from 'tap'
 import { discoveryFailureReason } from '../../src/oidc/provider.js'
-import { listenOnLoopback } from '../helpers/listen.js'
-import { freePort } from '../helpers/listen.js'
+import { closedPort, listenOnLoopback } from '../helpers/listen.js'
 
 /** The reason the gateway logs when discovery of `issuer` fails, from a real discovery attempt. */
 async function reasonFor (issuer: string): Promise<string> {
@@ -22,7 +21,7 @@ async function reasonFor (issuer: string): Promise<string> {
 }
 
 t.test('discovery failure: a refused connection says so, not "fetch failed"', async (t) => {
-  const port = await freePort()
+  const port = await closedPort()
   t.equal(await reasonFor(`http://127.0.0.1:${port}`), `the connection to 127.0.0.1:${port} was refused (nothing listens there)`)
 })
 

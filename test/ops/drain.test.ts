@@ -5,7 +5,6 @@ import { buildGateway } from '../../src/app.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { createMemoryStore } from '../../src/session/memory-store.js'
 import type { SessionStore } from '../../src/session/store.js'
-import { freePort } from '../helpers/listen.js'
 import { baseRawConfig, configFrom } from '../helpers/stack.js'
 
 t.test('drain: a request arriving on a still-open connection while the gateway drains gets the gateway\'s 503, Connection: close and a normal access line', async (t) => {
@@ -13,8 +12,7 @@ t.test('drain: a request arriving on a still-open connection while the gateway d
   // its answer keeps the connection open, so a request pipelined behind it arrives during the drain.
   const memory = createMemoryStore()
   const store: SessionStore = { ...memory, ping: async () => { await new Promise((resolve) => setTimeout(resolve, 800)); await memory.ping() } }
-  const port = await freePort()
-  const raw = baseRawConfig({ publicUrl: `http://127.0.0.1:${port}`, port, issuer: 'http://127.0.0.1:9', upstream: 'http://127.0.0.1:9', store: 'memory' })
+  const raw = baseRawConfig({ publicUrl: 'http://127.0.0.1', port: 0, issuer: 'http://127.0.0.1:9', upstream: 'http://127.0.0.1:9', store: 'memory' })
   raw.routes = [{ path: '/', upstream: 'http://127.0.0.1:9', public: true }]
   const config = configFrom(raw)
   const lines: Array<Record<string, unknown>> = []
@@ -25,7 +23,7 @@ t.test('drain: a request arriving on a still-open connection while the gateway d
     }
   })
   const gateway = await buildGateway(config, { store, logger: createLogger(config.logging, sink) })
-  await gateway.listen(port)
+  const port = Number(new URL(await gateway.listen()).port)
 
   const socket = connect({ host: '127.0.0.1', port })
   t.teardown(() => socket.destroy())

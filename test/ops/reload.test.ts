@@ -6,7 +6,7 @@ import { startDemoApp } from '../../demo/upstream.js'
 import { rewriteConfigFile, spawnGateway, writeConfigFile, type GatewayProcess } from '../helpers/cli.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { sample } from '../helpers/prometheus.js'
-import { freePort } from '../helpers/listen.js'
+import { isAddressInUse, onPickedPort } from '../helpers/listen.js'
 import { signIn } from '../helpers/signin.js'
 import { baseRawConfig, type RawConfig } from '../helpers/stack.js'
 
@@ -33,17 +33,26 @@ function get (agent: Agent, url: string, headers: Record<string, string> = {}): 
 }
 
 t.test('SIGHUP: routes, access rules and log level change while a keep-alive connection stays open; other keys need a restart; an invalid file is refused', async (t) => {
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
   const app = await startDemoApp()
   t.teardown(() => app.close())
-  const provider = await startDevProvider({ clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${url}/oauth2/callback`] }] })
-  t.teardown(() => provider.close())
   const upstream = app.url.replace(/\/$/, '')
-  const raw: RawConfig = baseRawConfig({ publicUrl: url, port, issuer: provider.issuer, upstream, store: 'memory' })
-  raw.metrics = { public: true }
-  const file = writeConfigFile(raw)
-  const gateway: GatewayProcess = await spawnGateway(file)
+  // A sign-in comes back to public_url, which carries the port: a picked one (helpers/listen.ts),
+  // with the provider and the gateway started over on a new one if it was taken meanwhile.
+  const { url, provider, raw, file, gateway } = await onPickedPort(async (port) => {
+    const url = `http://127.0.0.1:${port}`
+    const provider = await startDevProvider({ clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${url}/oauth2/callback`] }] })
+    const raw: RawConfig = baseRawConfig({ publicUrl: url, port, issuer: provider.issuer, upstream, store: 'memory' })
+    raw.metrics = { public: true }
+    const file = writeConfigFile(raw)
+    try {
+      const gateway: GatewayProcess = await spawnGateway(file)
+      return { url, provider, raw, file, gateway }
+    } catch (err) {
+      await provider.close()
+      throw err
+    }
+  }, isAddressInUse)
+  t.teardown(() => provider.close())
   t.teardown(async () => { gateway.signal('SIGKILL'); await gateway.exited })
   await gateway.waitForLine((l) => l.msg === 'provider discovery succeeded')
 

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { startDemoApp } from '../../demo/upstream.js'
 import { spawnGateway, writeConfigFile } from '../helpers/cli.js'
-import { freePort } from '../helpers/listen.js'
+import { closedPort } from '../helpers/listen.js'
 import { COOKIE_SECRET } from '../fixtures/config/base.js'
 
 /** A self-signed certificate for 127.0.0.1, made with the openssl command line. */
@@ -39,10 +39,10 @@ t.test('TLS: with server.tls the gateway serves HTTPS with the configured certif
   const { dir, cert } = selfSigned()
   const app = await startDemoApp()
   t.teardown(() => app.close())
-  const port = await freePort()
-  const closed = await freePort()
+  const closed = await closedPort()
+  // Port 0: the gateway logs the port it got. public_url only names the origin users reach.
   const file = writeConfigFile({
-    server: { listen: `127.0.0.1:${port}`, public_url: `https://127.0.0.1:${port}`, tls: { cert_file: 'tls.crt', key_file: 'tls.key' } },
+    server: { listen: '127.0.0.1:0', public_url: 'https://127.0.0.1', tls: { cert_file: 'tls.crt', key_file: 'tls.key' } },
     provider: { type: 'oidc', issuer: `http://127.0.0.1:${closed}`, client_id: 'tls-test', client_secret: 'tls-test-secret', allow_insecure_issuer: true },
     session: { store: 'memory', cookie: { secrets: [COOKIE_SECRET] } },
     access: { email_domains: ['example.com'] },
@@ -50,20 +50,21 @@ t.test('TLS: with server.tls the gateway serves HTTPS with the configured certif
   }, dir)
   const gateway = await spawnGateway(file)
   t.teardown(async () => { if (gateway.child.exitCode === null) { gateway.signal('SIGKILL'); await gateway.exited } })
-  t.match(gateway.lines.find((l) => l.msg === 'portcullis listening'), { url: `https://127.0.0.1:${port}` })
+  const base = gateway.listening.url
+  t.match(base, /^https:\/\/127\.0\.0\.1:[1-9]\d*$/, 'the listening line names the https URL and the port it got')
 
   const ca = readFileSync(cert)
-  const ping = await httpsGet(`https://127.0.0.1:${port}/ping`, ca)
+  const ping = await httpsGet(`${base}/ping`, ca)
   t.equal(ping.status, 200)
   t.equal(ping.body, 'OK')
   t.match(ping.protocol, /^TLSv1\.[23]$/)
-  const proxied = await httpsGet(`https://127.0.0.1:${port}/hello`, ca)
+  const proxied = await httpsGet(`${base}/hello`, ca)
   t.equal(proxied.status, 200)
   const echoed = JSON.parse(proxied.body) as { headers: Record<string, string> }
   t.equal(echoed.headers['x-forwarded-proto'], 'https')
 
-  await t.rejects(httpsGet(`https://127.0.0.1:${port}/ping`, Buffer.from('')), 'a client that does not trust the certificate refuses it')
-  const plain = await fetch(`http://127.0.0.1:${port}/ping`).then((r) => r.status, () => 'refused')
+  await t.rejects(httpsGet(`${base}/ping`, Buffer.from('')), 'a client that does not trust the certificate refuses it')
+  const plain = await fetch(`${base.replace(/^https:/, 'http:')}/ping`).then((r) => r.status, () => 'refused')
   t.not(plain, 200, 'plain HTTP is not served on the TLS port')
 
   gateway.signal('SIGTERM')

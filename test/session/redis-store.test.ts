@@ -4,7 +4,7 @@ import type { RedisConfig } from '../../src/config/types.js'
 import { createRedisStore } from '../../src/session/redis-store.js'
 import type { SessionStore } from '../../src/session/store.js'
 import { startRedis, startSentinel, type RedisServer } from '../helpers/redis.js'
-import { freePort } from '../helpers/listen.js'
+import { pickedPort } from '../helpers/listen.js'
 import { runStoreContract } from './store-contract.js'
 
 const COMMAND_TIMEOUT_MS = 1000
@@ -218,7 +218,8 @@ t.test('redis: a subscriber hears delivery stop when the connection drops, and r
 })
 
 t.test('redis: a store created while the server is down fails fast, then connects by itself once it is up', async (t) => {
-  const port = await freePort()
+  // The store connects before redis-server exists, so its port is picked (helpers/listen.ts).
+  const port = await pickedPort()
   const store = createRedisStore(configFor(`redis://127.0.0.1:${port}/0`))
   t.teardown(() => store.close())
   const started = Date.now()
