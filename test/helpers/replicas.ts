@@ -66,10 +66,12 @@ async function startReplicasOn (ports: readonly [number, number], options: Repli
     await app?.close()
     throw err
   }
+  const [first, second] = gateways
+  if (first === undefined || second === undefined) throw new Error('two gateway processes were to start')
   const redis = new Redis(options.redis.url)
   return {
     provider,
-    gateways: gateways as unknown as [ReplicaProcess, ReplicaProcess],
+    gateways: [first, second],
     redis,
     upstreamUrl,
     async close () {
