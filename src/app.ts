@@ -57,6 +57,13 @@ import { startAdminServer, type AdminServer } from './ops/admin.js'
 import type { SessionStore } from './session/store.js'
 import { createTicketCodec } from './session/ticket.js'
 
+declare module 'fastify' {
+  interface FastifyListenOptions {
+    /** `server.reuse_port`: Node's listen option (SO_REUSEPORT), which fastify passes on but does not declare. */
+    reusePort?: boolean
+  }
+}
+
 export interface GatewayDependencies {
   /** A store to use instead of the configured one (tests). */
   readonly store?: SessionStore
@@ -305,7 +312,7 @@ export async function buildGateway (config: Config, deps: GatewayDependencies = 
     store,
     metrics,
     async listen (port) {
-      const url = await app.listen({ host: config.server.host, port: port ?? config.server.port })
+      const url = await app.listen({ host: config.server.host, port: port ?? config.server.port, reusePort: config.server.reusePort })
       // With workers, the primary serves metrics.listen (summed over workers); workers do not.
       if (config.metrics.enabled && config.metrics.listen !== null && metricsServer === null && !clustered) {
         metricsServer = await startMetricsServer(config.metrics.listen, metrics)

@@ -46,6 +46,9 @@ const server = Obj({
   workers: key(Type.Integer({ minimum: 1, maximum: 64 }), 'Worker processes sharing the listener, to use several CPU cores ' +
     '(node:cluster). The primary restarts a worker that crashes and passes SIGTERM and SIGHUP on to the workers. More than 1 ' +
     'needs session.store: redis. Default: 1 (serve in the main process)', { default: 1 }),
+  reuse_port: key(Type.Boolean(), 'Let other processes of the same user listen on the same address too (SO_REUSEPORT, ' +
+    'Linux): a new gateway can start on the port before the old one is stopped, and the kernel spreads new connections ' +
+    'over both. Default: false (a second process on the address fails with "address already in use")', { default: false }),
   tls: Type.Optional(key(Obj({
     cert_file: Str(),
     key_file: Str()

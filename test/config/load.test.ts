@@ -133,6 +133,7 @@ t.test('load: defaults from the contract fill every unset key', async t => {
       shutdownTimeoutMs: 10_000,
       upstreamTimeoutMs: 30_000,
       workers: 1,
+      reusePort: false,
       tls: null,
       timeouts: { headersMs: 10_000, requestMs: 300_000, keepAliveMs: 72_000, idleMs: 600_000 },
       rateLimit: { signIn: 30, windowMs: 60_000, maxClients: 100_000 },

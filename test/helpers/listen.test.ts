@@ -5,7 +5,7 @@
 import { createServer as createHttpServer } from 'node:http'
 import { createServer, type Server } from 'node:net'
 import t from 'tap'
-import { closedPort, isAddressInUse, listenOnLoopback, onPickedPort, PICKED_PORT_ATTEMPTS } from './listen.js'
+import { closedPort, holdPort, isAddressInUse, listenOnLoopback, onPickedPort, PICKED_PORT_ATTEMPTS } from './listen.js'
 
 async function listen (server: Server, port: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -57,4 +57,27 @@ t.test('closedPort: nothing listens there; listenOnLoopback: the URL of the port
   t.teardown(() => { http.closeAllConnections(); http.close() })
   t.match(url, /^http:\/\/127\.0\.0\.1:[1-9]\d*$/)
   t.equal(await (await fetch(url)).text(), 'here')
+})
+
+t.test('holdPort: the held port refuses every other bind but one that shares it on purpose, until released', async (t) => {
+  const held = await holdPort()
+  const plain = createServer()
+  await t.rejects(listen(plain, held.port), { code: 'EADDRINUSE' }, 'a plain bind is refused while held')
+  const sharing = createServer()
+  await new Promise<void>((resolve) => sharing.listen({ port: held.port, host: '127.0.0.1', reusePort: true }, resolve))
+  t.equal((sharing.address() as { port: number }).port, held.port, 'a bind with reusePort (the gateway with server.reuse_port) joins it')
+  const others = await Promise.all(Array.from({ length: 50 }, async () => {
+    const s = createServer()
+    await new Promise<void>((resolve) => s.listen({ port: 0, host: '127.0.0.1', reusePort: true }, resolve))
+    return s
+  }))
+  t.notOk(others.some((s) => (s.address() as { port: number }).port === held.port), 'a port-0 bind is never handed the held port')
+  for (const s of others) s.close()
+  await held.release()
+  await held.release()
+  await new Promise<void>((resolve) => sharing.close(() => resolve()))
+  const after = createServer()
+  await listen(after, held.port)
+  t.pass('a plain bind succeeds once released')
+  after.close()
 })

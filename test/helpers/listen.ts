@@ -8,6 +8,9 @@ import { createServer, type AddressInfo } from 'node:net'
  * - a gateway process (`portcullis serve`): `server.listen`, `metrics.listen` and `admin.listen`
  *   say port 0 and helpers/cli.ts reads the bound addresses from its `portcullis listening` line.
  *
+ * - a gateway whose `public_url` must carry its port: `holdPort`, bound at port 0 and held until
+ *   the gateway binds the same port beside it (`server.reuse_port`).
+ *
  * `pickedPort` is the one exception, for the numbers needed before their server exists (see there).
  */
 
@@ -17,14 +20,46 @@ export async function listenOnLoopback (server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 }
 
+/** A loopback port bound at port 0 and held until released (see {@link holdPort}). */
+export interface HeldPort {
+  readonly port: number
+  /** Stops holding the port (once, however often called); call it once the server meant for it listens. */
+  release (): Promise<void>
+}
+
+/**
+ * A port for a gateway whose `server.public_url` must carry its own port: the provider sends the
+ * browser back to `public_url` + `/oauth2/callback`, and the gateway fixes that URL when it is
+ * built, before it listens. The port is bound here at port 0 with SO_REUSEPORT and held while the
+ * stack is built; the gateway, configured with `server.reuse_port: true`, binds the same port
+ * beside the hold, and then the hold is released. No other process can take the port meanwhile:
+ * a bind without SO_REUSEPORT is refused, and the kernel never hands a held port to a port-0 bind.
+ */
+export async function holdPort (): Promise<HeldPort> {
+  // A connection the kernel gives the hold instead of the gateway is reset at once, so a readiness
+  // probe fails fast and tries again rather than waiting on a socket nobody answers.
+  const server = createServer((socket) => { socket.resetAndDestroy() })
+  server.unref()
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ port: 0, host: '127.0.0.1', reusePort: true }, resolve)
+  })
+  const address = server.address()
+  if (address === null || typeof address !== 'object') throw new Error('no port')
+  let released: Promise<void> | null = null
+  return {
+    port: address.port,
+    release: () => (released ??= new Promise<void>((resolve) => { server.close(() => resolve()) }))
+  }
+}
+
 /**
  * A TCP port that was free on 127.0.0.1 a moment ago, for a server whose number must be known
  * before it starts and that cannot bind port 0 and report what it got:
  * - an external program configured with its port: redis-server (helpers/redis.ts), nginx
  *   (helpers/nginx.ts), Apache (bench/apache.ts), a podman container's published port;
- * - a gateway whose `server.public_url` must carry its own port, because the provider sends the
- *   browser back to `public_url` + `/oauth2/callback` and the gateway fixes that URL when it is
- *   built, before it listens (helpers/stack.ts).
+ * - a gateway process that must know its own port but cannot be held (`holdPort`): the demo
+ *   gateway (`npm run demo`) of the browser test, and a gateway nginx must know of.
  *
  * The race: the port is released when this resolves, and another process (a parallel test) may
  * bind it before the intended server does. Callers therefore start over on a new port when the

@@ -11,7 +11,7 @@ import { startDemoApp } from '../../demo/upstream.js'
 import { CookieJar } from './cookie-jar.js'
 import { startGatewayProcess, type ReplicaProcess } from './gateway-process.js'
 import { type RedisServer } from './redis.js'
-import { isAddressInUse, onPickedPort, pickedPort } from './listen.js'
+import { holdPort } from './listen.js'
 import { fetchWithJar, signIn } from './signin.js'
 import { baseRawConfig, type RawConfig } from './stack.js'
 
@@ -33,13 +33,17 @@ export interface ReplicaOptions {
 }
 
 /**
- * Starts the provider, the upstream and both gateway processes. The gateways' ports are picked,
- * not port 0: each one's public_url, which the provider must know, carries its port
- * (helpers/listen.ts). When one was taken before its gateway bound it, everything is started over
- * on new ports (bounded).
+ * Starts the provider, the upstream and both gateway processes. Each gateway's public_url, which
+ * the provider must know, carries its port: both ports are held (bound at port 0) until the
+ * gateways bind them beside the holds (`server.reuse_port`, helpers/listen.ts).
  */
 export async function startReplicas (options: ReplicaOptions): Promise<Replicas> {
-  return await onPickedPort(async (first) => await startReplicasOn([first, await pickedPort()], options), isAddressInUse)
+  const held = [await holdPort(), await holdPort()] as const
+  try {
+    return await startReplicasOn([held[0].port, held[1].port], options)
+  } finally {
+    for (const h of held) await h.release()
+  }
 }
 
 async function startReplicasOn (ports: readonly [number, number], options: ReplicaOptions): Promise<Replicas> {
@@ -57,6 +61,7 @@ async function startReplicasOn (ports: readonly [number, number], options: Repli
       raw.identity = { pass_access_token: true }
       raw.provider.timeout = '15s'
       raw.session.refresh_before_expiry = '1s'
+      raw.server.reuse_port = true
       options.configure?.(raw, i)
       gateways.push(await startGatewayProcess(raw))
     }

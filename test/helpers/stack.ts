@@ -12,7 +12,7 @@ import type { Config } from '../../src/config/types.js'
 import { createLogger } from '../../src/observability/logger.js'
 import { startRedis, type RedisServer } from './redis.js'
 import { baseRaw } from '../fixtures/config/base.js'
-import { onPickedPort } from './listen.js'
+import { holdPort, type HeldPort } from './listen.js'
 
 /** A YAML-shaped config object (snake_case keys) that tests may change before it is parsed. */
 export type RawConfig = Record<string, any>
@@ -94,17 +94,18 @@ export function configFrom (raw: RawConfig, env: Record<string, string> = {}): C
  * redis-server (unless memory), and the gateway. Everything is torn down by `close()`.
  */
 export async function startStack (options: StackOptions = {}): Promise<Stack> {
-  // Why a picked port and not port 0: the provider sends the browser back to public_url +
-  // /oauth2/callback, public_url carries the gateway's port, and the gateway fixes its callback
-  // URL when it is built, before `Gateway.listen` binds. Binding first would need the gateway to
-  // take an already bound server, which src/app.ts does not offer. So the port is picked, and
-  // when another process took it before the gateway bound it (EADDRINUSE), the stack is started
-  // over on a new one (bounded, helpers/listen.ts), unless the caller chose the port.
-  if (options.port !== undefined) return await startStackOn(options.port, options)
-  return await onPickedPort((port) => startStackOn(port, options))
+  // The gateway's public_url carries its port and is fixed when the gateway is built: the port is
+  // held (bound at port 0) until the gateway binds it beside the hold (helpers/listen.ts).
+  if (options.port !== undefined) return await startStackOn(options.port, options, null)
+  const held = await holdPort()
+  try {
+    return await startStackOn(held.port, options, held)
+  } finally {
+    await held.release()
+  }
 }
 
-async function startStackOn (port: number, options: StackOptions): Promise<Stack> {
+async function startStackOn (port: number, options: StackOptions, held: HeldPort | null): Promise<Stack> {
   const store = options.store ?? 'redis'
   const publicUrl = typeof options.publicUrl === 'function' ? options.publicUrl(port) : options.publicUrl ?? `http://127.0.0.1:${port}`
   const owned: Array<() => Promise<void>> = []
@@ -127,6 +128,8 @@ async function startStackOn (port: number, options: StackOptions): Promise<Stack
 
   const upstream: string = upstreamUrl
   const raw = baseRawConfig({ publicUrl, port, issuer: provider.issuer, upstream, store, ...(redis === null ? {} : { redisUrl: redis.url }) })
+  // Beside the hold (helpers/listen.ts); a test's own configure() may still turn it off.
+  if (held !== null) raw.server.reuse_port = true
   options.configure?.(raw, provider)
   let config: Config
   try {
@@ -152,6 +155,7 @@ async function startStackOn (port: number, options: StackOptions): Promise<Stack
   let url: string
   try {
     url = (await gateway.listen(port)).replace('localhost', '127.0.0.1')
+    await held?.release()
   } catch (err) {
     await gateway.close().catch(() => {})
     for (const stop of owned.reverse()) await stop().catch(() => {})
