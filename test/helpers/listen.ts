@@ -63,9 +63,9 @@ export async function holdPort (): Promise<HeldPort> {
  *
  * The race: the port is released when this resolves, and another process (a parallel test) may
  * bind it before the intended server does. Callers therefore start over on a new port when the
- * bind fails with a recognisable "address in use" (`onPickedPort`, three attempts): `startStack`,
- * `startReplicas`, `startRedis`, the nginx and Apache tests (`nginxPortTaken`, `apachePortTaken`),
- * the reload and browser tests. They also make sure the server that answers on the port is theirs
+ * bind fails with a recognisable "address in use" (`onPickedPort`, three attempts): `startRedis`
+ * and the sentinels, the nginx and Apache tests (`nginxPortTaken`, `apachePortTaken`), the
+ * forward-auth-nginx test and the browser test's demo. They also make sure the server that answers on the port is theirs
  * (redis-server's process id, nginx's and httpd's pid file, the demo's banner). A caller that
  * cannot start over (a container's or a pod's ports, a server a client already waits for) accepts
  * a rare failure that names the taken address.

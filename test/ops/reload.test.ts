@@ -6,7 +6,7 @@ import { startDemoApp } from '../../demo/upstream.js'
 import { rewriteConfigFile, spawnGateway, writeConfigFile, type GatewayProcess } from '../helpers/cli.js'
 import { CookieJar } from '../helpers/cookie-jar.js'
 import { sample } from '../helpers/prometheus.js'
-import { isAddressInUse, onPickedPort } from '../helpers/listen.js'
+import { holdPort } from '../helpers/listen.js'
 import { signIn } from '../helpers/signin.js'
 import { baseRawConfig, type RawConfig } from '../helpers/stack.js'
 
@@ -36,23 +36,17 @@ t.test('SIGHUP: routes, access rules and log level change while a keep-alive con
   const app = await startDemoApp()
   t.teardown(() => app.close())
   const upstream = app.url.replace(/\/$/, '')
-  // A sign-in comes back to public_url, which carries the port: a picked one (helpers/listen.ts),
-  // with the provider and the gateway started over on a new one if it was taken meanwhile.
-  const { url, provider, raw, file, gateway } = await onPickedPort(async (port) => {
-    const url = `http://127.0.0.1:${port}`
-    const provider = await startDevProvider({ clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${url}/oauth2/callback`] }] })
-    const raw: RawConfig = baseRawConfig({ publicUrl: url, port, issuer: provider.issuer, upstream, store: 'memory' })
-    raw.metrics = { public: true }
-    const file = writeConfigFile(raw)
-    try {
-      const gateway: GatewayProcess = await spawnGateway(file)
-      return { url, provider, raw, file, gateway }
-    } catch (err) {
-      await provider.close()
-      throw err
-    }
-  }, isAddressInUse)
+  // A sign-in comes back to public_url, which carries the port: held from port 0 until the
+  // gateway binds it beside the hold (helpers/listen.ts).
+  const held = await holdPort()
+  const url = `http://127.0.0.1:${held.port}`
+  const provider = await startDevProvider({ clients: [{ client_id: DEMO_CLIENT_ID, client_secret: DEMO_CLIENT_SECRET, redirect_uris: [`${url}/oauth2/callback`] }] })
   t.teardown(() => provider.close())
+  const raw: RawConfig = baseRawConfig({ publicUrl: url, port: held.port, issuer: provider.issuer, upstream, store: 'memory' })
+  raw.metrics = { public: true }
+  raw.server.reuse_port = true
+  const file = writeConfigFile(raw)
+  const gateway: GatewayProcess = await spawnGateway(file).finally(() => held.release())
   t.teardown(async () => { gateway.signal('SIGKILL'); await gateway.exited })
   await gateway.waitForLine((l) => l.msg === 'provider discovery succeeded')
 
