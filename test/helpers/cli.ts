@@ -134,16 +134,22 @@ export async function spawnGateway (file: string, options: { readyText?: string,
 
 const LISTENING = 'portcullis listening'
 
+function listeningFrom (fields: LogLine): Listening {
+  if (typeof fields.url !== 'string') throw new Error(`a "${LISTENING}" line without its url: ${JSON.stringify(fields)}`)
+  const optional = (name: 'metrics' | 'admin'): Partial<Listening> => typeof fields[name] === 'string' ? { [name]: fields[name] } : {}
+  return { url: fields.url, ...optional('metrics'), ...optional('admin') }
+}
+
 /** The fields of the first `portcullis listening` line, in the JSON or the pretty log format. */
 async function listeningLine (gateway: Omit<GatewayProcess, 'listening'>, timeoutMs: number): Promise<Listening> {
   const json = gateway.lines.find((l) => l.msg === LISTENING)
-  if (json !== undefined) return json as unknown as Listening
+  if (json !== undefined) return listeningFrom(json)
   // Pretty: `INFO: portcullis listening {"url":...}` (its fields as JSON on the same line).
   const started = Date.now()
   while (Date.now() - started < timeoutMs) {
     const complete = gateway.output().split('\n').slice(0, -1)
     const line = complete.find((l) => l.includes(LISTENING))
-    if (line !== undefined) return JSON.parse(line.slice(line.indexOf('{', line.indexOf(LISTENING)))) as Listening
+    if (line !== undefined) return listeningFrom(JSON.parse(line.slice(line.indexOf('{', line.indexOf(LISTENING)))) as LogLine)
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
   throw new Error(`no complete "${LISTENING}" line within ${timeoutMs} ms:\n${gateway.output()}`)
